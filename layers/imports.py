@@ -1,0 +1,48 @@
+"""Import a planner's file into the store: read, validate as a whole, write in one transaction."""
+
+from __future__ import annotations
+
+__all__ = ["import_file", "import_frame"]
+
+import logging
+from pathlib import Path
+
+from gis.errors import InputError
+from layers.readers import read_layer_file
+from layers.schemas import SCHEMAS
+from layers.store import LayerInfo, LayerStore
+from layers.validate import ValidatedLayer, validate_layer
+
+log = logging.getLogger(__name__)
+
+
+def _kind_for(layer: str, kind: str | None) -> str:
+    if kind:
+        return kind
+    if layer in SCHEMAS:
+        return layer
+    raise InputError(f"cannot tell the kind of layer {layer!r}; pass --kind ({', '.join(SCHEMAS)})")
+
+
+def import_frame(store: LayerStore, frame, *, layer: str, kind: str | None = None, crs=None,
+                 mode: str = "replace", source: str = "", encoding: str | None = None,
+                 synthetic: bool = False, who: str = "cli") -> tuple[LayerInfo, ValidatedLayer]:
+    """Validate ``frame`` as ``kind`` and write it as ``layer``; nothing is written on error."""
+    kind = _kind_for(layer, kind)
+    validated = validate_layer(frame, kind, crs=crs)
+    info = store.write(layer, validated, mode=mode, source=source, encoding=encoding,
+                       synthetic=synthetic, who=who)
+    for p in validated.repaired + validated.notices:
+        log.warning("%s: %s", layer, p)
+    log.info("%s: %s", layer, validated.summary())
+    return info, validated
+
+
+def import_file(store: LayerStore, path, *, layer: str, kind: str | None = None, crs=None,
+                encoding: str | None = None, mode: str = "replace", who: str = "cli",
+                source_layer: str | None = None) -> tuple[LayerInfo, ValidatedLayer]:
+    """Read ``path`` and import it as ``layer`` (see :func:`import_frame`)."""
+    kind = _kind_for(layer, kind)
+    raw = read_layer_file(path, layer=source_layer, encoding=encoding)
+    return import_frame(store, raw.frame, layer=layer, kind=kind, crs=crs, mode=mode,
+                        source=Path(path).name, encoding=raw.encoding, who=who)

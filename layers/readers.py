@@ -1,0 +1,195 @@
+"""Read planners' files: GeoJSON, GeoPackage, Shapefile (plain or zipped), CSV points.
+
+Shapefiles from Chinese offices are often GBK without a ``.cpg``: a ``.cpg`` is honoured;
+otherwise UTF-8 is tried and GB18030 (a superset of GBK) used when UTF-8 cannot decode.
+An explicit ``encoding`` always wins.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RawLayer", "read_layer_file", "LON_COLUMNS", "LAT_COLUMNS"]
+
+import logging
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+from pyogrio.errors import DataLayerError, DataSourceError
+
+from gis.errors import InputError, Problem, ValidationError
+
+log = logging.getLogger(__name__)
+
+LON_COLUMNS = ("lon", "lng", "long", "longitude", "经度", "x")
+LAT_COLUMNS = ("lat", "latitude", "纬度", "y")
+_VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".csv"}
+_FALLBACK_ENCODING = "GB18030"
+
+
+@dataclass
+class RawLayer:
+    """What a file held, before validation."""
+
+    frame: gpd.GeoDataFrame | pd.DataFrame
+    encoding: str | None
+    driver: str
+
+
+def read_layer_file(path, *, layer: str | None = None, encoding: str | None = None) -> RawLayer:
+    """Read a vector file into a GeoDataFrame (or a DataFrame for attribute tables).
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.geojson``/``.json``, ``.gpkg``, ``.shp``, ``.zip`` (a zipped Shapefile), ``.csv``
+        (points from lon/lat columns, assumed CGCS2000 degrees unless ``crs`` says otherwise
+        at import, or an attribute table).
+    layer : str, optional
+        The layer to read from a multi-layer file (GeoPackage).
+    encoding : str, optional
+        Text encoding; wins over ``.cpg`` and detection.
+
+    Raises
+    ------
+    InputError
+        When the file does not exist, is empty, or cannot be read as the format its suffix says.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; pass the .shp, .gpkg, .geojson, .zip or .csv file")
+    if path.stat().st_size == 0:
+        raise ValidationError(f"{path.name} is empty (0 bytes); nothing to import")
+    suffix = path.suffix.lower()
+    if suffix not in _VECTOR_SUFFIXES:
+        raise InputError(
+            f"{path.name}: unsupported format {suffix!r}; use GeoJSON, GeoPackage, Shapefile "
+            "(.shp or zipped) or CSV with lon/lat columns"
+        )
+    if suffix == ".csv":
+        return _read_csv(path, encoding)
+    if suffix == ".zip":
+        source, cpg, dbf = _zipped_shapefile(path)
+        return _read_ogr(source, path.name, layer, encoding or cpg, dbf_known=cpg is not None or dbf)
+    if suffix == ".shp":
+        cpg_path = path.with_suffix(".cpg")
+        has_cpg = cpg_path.exists() and cpg_path.read_text(errors="replace").strip() != ""
+        return _read_ogr(str(path), path.name, layer, encoding, dbf_known=has_cpg)
+    return _read_ogr(str(path), path.name, layer, encoding or "UTF-8", dbf_known=True)
+
+
+def _zipped_shapefile(path: Path) -> tuple[str, str | None, bool]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            shps = [n for n in names if n.lower().endswith(".shp")]
+            if len(shps) != 1:
+                raise InputError(f"{path.name}: expected exactly one .shp inside the zip, found {len(shps)}")
+            stem = shps[0][:-4]
+            cpg = next((n for n in names if n.lower() == f"{stem}.cpg".lower()), None)
+            cpg_text = zf.read(cpg).decode("ascii", "replace").strip() if cpg else None
+    except zipfile.BadZipFile as ex:
+        raise InputError(f"{path.name} is not a readable zip file: {ex}") from ex
+    return f"/vsizip/{path}/{shps[0]}", cpg_text or None, False
+
+
+def _read_ogr(source: str, display: str, layer, encoding, *, dbf_known: bool) -> RawLayer:
+    kwargs = {"layer": layer} if layer else {}
+    try:
+        if encoding or dbf_known:
+            frame = pyogrio.read_dataframe(source, encoding=encoding, **kwargs)
+            used = encoding or "cpg"
+        else:
+            try:
+                frame = pyogrio.read_dataframe(source, encoding="UTF-8", **kwargs)
+                used = "UTF-8"
+            except UnicodeDecodeError:
+                log.info("%s is not UTF-8 and has no .cpg; reading it as %s", display, _FALLBACK_ENCODING)
+                frame = pyogrio.read_dataframe(source, encoding=_FALLBACK_ENCODING, **kwargs)
+                used = _FALLBACK_ENCODING
+    except UnicodeDecodeError as ex:
+        raise InputError(
+            f"{display}: text is not {encoding}; pass the right --encoding (e.g. GBK or UTF-8)"
+        ) from ex
+    except LookupError as ex:
+        raise InputError(f"unknown encoding {encoding!r}; use e.g. UTF-8, GBK or GB18030") from ex
+    except (DataSourceError, DataLayerError) as ex:
+        raise InputError(f"{display} cannot be read as a vector file: {ex}") from ex
+    if len(frame) == 0:
+        raise ValidationError(f"{display} holds no features; nothing to import")
+    return RawLayer(frame, used, "OGR")
+
+
+def _find_column(columns, candidates) -> str | None:
+    lower = {str(c).strip().lower(): c for c in columns}
+    for cand in candidates:
+        if cand in lower:
+            return lower[cand]
+    return None
+
+
+def _read_csv(path: Path, encoding: str | None) -> RawLayer:
+    encodings = [encoding] if encoding else ["utf-8-sig", _FALLBACK_ENCODING]
+    frame, used, last = None, None, None
+    for enc in encodings:
+        try:
+            frame = pd.read_csv(path, encoding=enc, dtype=str, keep_default_na=False, na_values=[""])
+            used = enc
+            break
+        except UnicodeDecodeError as ex:
+            last = ex
+        except LookupError as ex:
+            raise InputError(f"unknown encoding {encoding!r}; use e.g. UTF-8 or GBK") from ex
+        except pd.errors.EmptyDataError as ex:
+            raise ValidationError(f"{path.name} has no rows; nothing to import") from ex
+        except pd.errors.ParserError as ex:
+            raise InputError(f"{path.name} is not a well-formed CSV: {ex}") from ex
+    if frame is None:
+        raise InputError(f"{path.name}: text is not {encoding}; pass the right --encoding (GBK, UTF-8)") from last
+    if len(frame) == 0:
+        raise ValidationError(f"{path.name} has a header but no rows; nothing to import")
+    wkt_col = _find_column(frame.columns, ("wkt", "geometry", "geom"))
+    if wkt_col is not None:
+        return RawLayer(_wkt_frame(path, frame, wkt_col), used, "CSV")
+    lon_col = _find_column(frame.columns, LON_COLUMNS)
+    lat_col = _find_column(frame.columns, LAT_COLUMNS)
+    if lon_col is None or lat_col is None:
+        return RawLayer(frame, used, "CSV")  # an attribute table (e.g. targets)
+    lon = pd.to_numeric(frame[lon_col], errors="coerce")
+    lat = pd.to_numeric(frame[lat_col], errors="coerce")
+    problems = [
+        Problem(int(i) + 1, col, f"not a number: {frame[col].iloc[i]!r}")
+        for col, values in ((lon_col, lon), (lat_col, lat))
+        for i in np.flatnonzero(values.isna().to_numpy())[:50]
+    ]
+    if problems:
+        raise ValidationError(f"{path.name}: coordinates missing or not numbers; nothing was written", problems)
+    frame = frame.drop(columns=[lon_col, lat_col])
+    # A CSV does not say which datum its degrees are in; CGCS2000 (≈ WGS84 to < 1 m) is
+    # assumed and the import's --crs overrides it (gcj02 for points copied from Amap).
+    log.info("%s: lon/lat columns %r/%r read as CGCS2000 degrees unless --crs says otherwise",
+             path.name, lon_col, lat_col)
+    gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=4490)
+    return RawLayer(gdf, used, "CSV")
+
+
+def _wkt_frame(path: Path, frame: pd.DataFrame, column: str) -> gpd.GeoDataFrame:
+    import shapely
+
+    texts = frame[column].fillna("")
+    geoms = []
+    problems = []
+    for i, text in enumerate(texts):
+        try:
+            geoms.append(shapely.from_wkt(text) if text else None)
+        except shapely.errors.GEOSException:
+            geoms.append(None)
+            problems.append(Problem(i + 1, column, f"not WKT: {text[:40]!r}"))
+    if problems:
+        raise ValidationError(f"{path.name}: geometries are not readable WKT; nothing was written", problems)
+    return gpd.GeoDataFrame(frame.drop(columns=[column]), geometry=geoms, crs=4490)

@@ -1,0 +1,289 @@
+"""Validate an input layer as a whole before anything is written.
+
+Every problem is collected with its row (1-based, as in the file) and field, so a planner
+can fix the file in one pass. Repairs that lose nothing (``make_valid`` on a
+self-intersecting ring, Chinese labels of vocabulary values) are applied and reported.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ValidatedLayer", "validate_layer", "CHINA_BOUNDS"]
+
+import logging
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis.crs import CGCS2000, CRSSpec, metric_crs, parse_crs
+from gis.errors import CRSError, InputError, Problem, ValidationError
+from gis.units import M2_PER_MU
+from layers.schemas import VOCABULARIES, LayerSchema, schema_for
+
+log = logging.getLogger(__name__)
+
+#: lon/lat box of China with a margin; data outside it is almost surely a CRS mistake.
+CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
+_GEOM_TYPES = {"polygon": {3, 6}, "point": {0}, "line": {1, 5}}
+_GEOM_NAMES = {"polygon": "Polygon/MultiPolygon", "point": "Point", "line": "LineString/MultiLineString"}
+_AREA_ALIASES = {"面积": "area_m2", "占地面积": "area_mu", "用地面积": "area_mu", "面积(亩)": "area_mu",
+                 "面积（亩）": "area_mu", "面积(平方米)": "area_m2", "shape_area": "area_m2"}
+_AREA_TOLERANCE = 0.05
+_TRUE = {"true", "1", "yes", "y", "t", "是", "真"}
+_FALSE = {"false", "0", "no", "n", "f", "否", "假", ""}
+_RANGES = {"households": (0, 1e6), "units": (0, 1e6), "floor_area_m2": (0, 1e9), "investment": (0, 1e9),
+           "built_year": (1800, 2100), "plan_year": (1949, 2100), "capacity": (0, 1e6),
+           "max_far": (0.01, 30), "buffer_m": (0, 100000)}
+
+
+@dataclass
+class ValidatedLayer:
+    """A layer that passed validation, in EPSG:4490, with what was repaired or noticed."""
+
+    kind: str
+    frame: gpd.GeoDataFrame | pd.DataFrame
+    source_crs: str | None = None
+    repaired: list[Problem] = field(default_factory=list)
+    notices: list[Problem] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{len(self.frame)} {self.kind} features valid"]
+        if self.repaired:
+            parts.append(f"{len(self.repaired)} geometries repaired")
+        if self.notices:
+            parts.append(f"{len(self.notices)} notices")
+        return ", ".join(parts)
+
+
+def validate_layer(frame, kind: str, *, crs=None) -> ValidatedLayer:
+    """Check ``frame`` against the schema of ``kind``; return it cleaned, in EPSG:4490.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame or DataFrame
+        The features as read from the file.
+    kind : str
+        A layer kind from :data:`layers.schemas.SCHEMAS`.
+    crs : str, int or CRSSpec, optional
+        The CRS the coordinates are really in; overrides the file's own (use it for
+        GCJ-02/BD-09 data copied from web maps, or files without a ``.prj``).
+
+    Raises
+    ------
+    ValidationError
+        With every problem found (row and field named). Nothing is to be written then.
+    CRSError
+        When the CRS is missing or does not fit the coordinates.
+    """
+    schema = schema_for(kind)
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"'frame' should be a GeoDataFrame or DataFrame, got {type(frame).__name__}")
+    if len(frame) == 0:
+        raise ValidationError(f"the input has no features; nothing to import as {kind}")
+    frame = _rename_aliases(frame.copy(), schema)
+    problems: list[Problem] = []
+    repaired: list[Problem] = []
+    notices: list[Problem] = []
+    source_crs = None
+    if schema.geometry is not None:
+        if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
+            raise ValidationError(f"{kind} needs geometries ({_GEOM_NAMES[schema.geometry]}); the input has none")
+        spec = _source_crs(frame, crs)
+        source_crs = spec.name
+        geoms = spec.to_cgcs2000(frame.geometry.values)
+        geoms = _check_geometries(geoms, schema, problems, repaired, spec)
+        frame = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=geoms, crs=CGCS2000)
+    _check_fields(frame, schema, problems)
+    if problems:
+        raise ValidationError(
+            f"{kind}: {len(problems)} problem(s) found; nothing was written. Fix these and import again:",
+            problems,
+        )
+    if schema.geometry == "polygon":
+        _compute_areas(frame, notices)
+    frame = frame.reset_index(drop=True)
+    return ValidatedLayer(kind, frame, source_crs, repaired, notices)
+
+
+def _rename_aliases(frame: pd.DataFrame, schema: LayerSchema) -> pd.DataFrame:
+    lower = {str(c).strip().lower(): c for c in frame.columns}
+    renames = {}
+    for f in schema.fields:
+        if f.name in frame.columns:
+            continue
+        for candidate in (f.shp_name, *f.aliases, f.label_zh):
+            if candidate and candidate.lower() in lower and lower[candidate.lower()] not in renames:
+                renames[lower[candidate.lower()]] = f.name
+                break
+    for alias, target in _AREA_ALIASES.items():
+        if alias in lower and target not in frame.columns and target not in renames.values():
+            renames[lower[alias]] = target
+    return frame.rename(columns=renames)
+
+
+def _source_crs(frame: gpd.GeoDataFrame, crs) -> CRSSpec:
+    if crs is not None:
+        spec = parse_crs(crs)
+        if frame.crs is not None and not spec.offset and not spec.crs.equals(frame.crs):
+            log.info("using the CRS given (%s) instead of the file's (%s)", spec.name, frame.crs.to_string())
+        return spec
+    if frame.crs is None:
+        raise CRSError(
+            "the file has no CRS (a Shapefile without .prj, or CSV coordinates); pass one with "
+            "--crs: an EPSG code such as 4490 or 4547, or wgs84, cgcs2000, gcj02 (Amap), bd09 (Baidu)"
+        )
+    return parse_crs(frame.crs)
+
+
+def _rows(mask: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(mask) + 1
+
+
+def _check_geometries(geoms, schema, problems, repaired, spec) -> np.ndarray:
+    geoms = np.asarray(geoms, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    problems += [Problem(int(r), "geometry", "empty or missing geometry") for r in _rows(missing)]
+    type_ids = shapely.get_type_id(geoms)
+    # A single-part multipoint is a point written by a tool that always writes multi-types.
+    single_multipoint = (type_ids == 4) & (shapely.get_num_geometries(geoms) == 1)
+    if schema.geometry == "point" and single_multipoint.any():
+        geoms[single_multipoint] = shapely.get_geometry(geoms[single_multipoint], 0)
+        type_ids = shapely.get_type_id(geoms)
+    wrong = ~missing & ~np.isin(type_ids, list(_GEOM_TYPES[schema.geometry]))
+    for r in _rows(wrong):
+        problems.append(Problem(int(r), "geometry", f"is a {geoms[r - 1].geom_type}, "
+                                f"but {schema.kind} needs {_GEOM_NAMES[schema.geometry]}"))
+    ok = ~missing & ~wrong
+    if not ok.any():
+        return geoms
+    bounds = shapely.bounds(geoms)
+    x0, y0, x1, y1 = CHINA_BOUNDS
+    with np.errstate(invalid="ignore"):
+        inside = (bounds[:, 0] >= x0) & (bounds[:, 2] <= x1) & (bounds[:, 1] >= y0) & (bounds[:, 3] <= y1)
+        swapped = (bounds[:, 1] >= x0) & (bounds[:, 3] <= x1) & (bounds[:, 0] >= y0) & (bounds[:, 2] <= y1)
+        not_geographic = (np.abs(bounds[:, [0, 2]]) > 180).any(axis=1) | (np.abs(bounds[:, [1, 3]]) > 90).any(axis=1)
+    outside = ok & ~inside
+    for r in _rows(outside)[:50]:
+        b = bounds[r - 1]
+        if swapped[r - 1]:
+            msg = (f"longitude and latitude look swapped (x={b[0]:.5f}, y={b[1]:.5f}: x is a latitude, "
+                   "y a longitude); put longitude first (x = lon, y = lat)")
+        elif not_geographic[r - 1]:
+            msg = (f"coordinates x={b[0]:.1f}, y={b[1]:.1f} are not degrees, but the CRS is {spec.name}; "
+                   "the data looks projected: pass its CRS, e.g. --crs 4547 (CGCS2000 GK CM 114°E)")
+        else:
+            msg = (f"lies outside China (x={b[0]:.5f}, y={b[1]:.5f} after converting from {spec.name}); "
+                   "check the CRS")
+        problems.append(Problem(int(r), "geometry", msg))
+    if outside.sum() > 50:
+        problems.append(Problem(None, "geometry", f"{int(outside.sum()) - 50} more features outside China"))
+    valid = shapely.is_valid(geoms)
+    invalid = ok & inside & ~valid
+    for i in np.flatnonzero(invalid):
+        reason = shapely.is_valid_reason(geoms[i])
+        fixed = shapely.make_valid(geoms[i])
+        fixed = _keep_family(fixed, schema.geometry)
+        if fixed is None or fixed.is_empty:
+            problems.append(Problem(i + 1, "geometry", f"invalid ({reason}) and cannot be repaired"))
+        else:
+            geoms[i] = fixed
+            repaired.append(Problem(i + 1, "geometry", f"repaired with make_valid: {reason}"))
+    return geoms
+
+
+def _keep_family(geom, family: str):
+    if geom is None:
+        return None
+    parts = shapely.get_parts(geom)
+    wanted = [p for p in parts if shapely.get_type_id(p) in _GEOM_TYPES[family] or
+              (family == "polygon" and p.geom_type == "MultiPolygon")]
+    if not wanted:
+        return None
+    if family == "polygon":
+        merged = shapely.union_all(wanted)
+        return merged if merged.geom_type in ("Polygon", "MultiPolygon") else None
+    if family == "line":
+        return shapely.line_merge(shapely.multilinestrings(wanted)) if len(wanted) > 1 else wanted[0]
+    return wanted[0]
+
+
+def _check_fields(frame: pd.DataFrame, schema: LayerSchema, problems: list[Problem]) -> None:
+    for f in schema.fields:
+        if f.name in ("area_m2", "area_mu") and schema.geometry == "polygon":
+            continue
+        if f.name not in frame.columns:
+            if f.required:
+                names = " or ".join(repr(n) for n in (f.name, *f.aliases[:2]))
+                problems.append(Problem(None, f.name, f"required column missing; add a column named {names}"))
+            else:
+                frame[f.name] = f.default
+            continue
+        col = frame[f.name]
+        empty = col.isna() | (col.astype(str).str.strip() == "")
+        if f.required:
+            problems += [Problem(int(r), f.name, "empty value in a required field") for r in _rows(empty.to_numpy())[:50]]
+        if f.dtype in ("int", "float"):
+            as_text = col.astype(str).str.strip().str.replace(",", "", regex=False)
+            numbers = pd.to_numeric(as_text.where(~empty), errors="coerce")
+            bad = (~empty & numbers.isna()).to_numpy()
+            for r in _rows(bad)[:50]:
+                problems.append(Problem(int(r), f.name, f"not a number: {col.iloc[r - 1]!r}"))
+            lo, hi = _RANGES.get(f.name, (-np.inf, np.inf))
+            out = (~bad & ~empty.to_numpy()) & ((numbers < lo) | (numbers > hi)).to_numpy()
+            for r in _rows(out)[:50]:
+                problems.append(Problem(int(r), f.name, f"{numbers.iloc[r - 1]:g} is out of range [{lo:g}, {hi:g}]"))
+            if f.dtype == "int":
+                frame[f.name] = numbers.round().astype("Int64")
+            else:
+                frame[f.name] = numbers.astype("float64")
+        elif f.dtype == "bool":
+            text = col.astype(str).str.strip().str.lower().where(~empty, "")
+            bad = ~(text.isin(_TRUE) | text.isin(_FALSE))
+            for r in _rows(bad.to_numpy())[:50]:
+                problems.append(Problem(int(r), f.name, f"not true/false: {col.iloc[r - 1]!r}"))
+            frame[f.name] = text.isin(_TRUE)
+        else:
+            text = col.where(~empty).astype("object")
+            frame[f.name] = text.map(lambda v: str(v).strip() if v is not None and v == v else None)
+            if f.choices:
+                _check_choices(frame, f, problems)
+            elif f.default is not None:
+                frame[f.name] = frame[f.name].fillna(f.default)
+
+
+def _check_choices(frame: pd.DataFrame, f, problems: list[Problem]) -> None:
+    vocab = VOCABULARIES[f.choices]
+    by_label = {zh: code for code, zh in vocab.items()}
+    by_code = {code.lower(): code for code in vocab}
+    values = frame[f.name]
+    uniq = values.dropna().unique()
+    mapping = {}
+    for v in uniq:
+        key = str(v).strip()
+        mapping[v] = by_code.get(key.lower().replace(" ", "_").replace("-", "_")) or by_label.get(key)
+    mapped = values.map(lambda v: mapping.get(v) if v is not None else None)
+    unknown = values.notna() & mapped.isna()
+    allowed = ", ".join(f"{c} ({zh})" for c, zh in vocab.items())
+    for r in _rows(unknown.to_numpy())[:50]:
+        problems.append(Problem(int(r), f.name, f"unknown value {values.iloc[r - 1]!r}; allowed: {allowed}"))
+    if f.default is not None:
+        mapped = mapped.fillna(f.default)
+    frame[f.name] = mapped
+
+
+def _compute_areas(frame: gpd.GeoDataFrame, notices: list[Problem]) -> None:
+    # Areas are never trusted from input: measured on the GK plane of the data.
+    area = frame.geometry.to_crs(metric_crs(frame)).area.to_numpy()
+    for col, scale in (("area_m2", 1.0), ("area_mu", M2_PER_MU)):
+        if col in frame.columns:
+            supplied = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float) * scale
+            with np.errstate(invalid="ignore", divide="ignore"):
+                off = np.abs(supplied - area) / area > _AREA_TOLERANCE
+            for r in _rows(off & np.isfinite(supplied))[:200]:
+                s = supplied[r - 1] / scale
+                notices.append(Problem(int(r), col, f"supplied {col} {s:,.2f} differs from the computed "
+                                       f"{area[r - 1] / scale:,.2f} by more than 5%; the computed value is kept"))
+    frame["area_m2"] = np.round(area, 2)
+    frame["area_mu"] = np.round(area / M2_PER_MU, 4)

@@ -1,0 +1,181 @@
+"""Write layers for other tools and land bureaus.
+
+- GeoJSON in CGCS2000/WGS84 follows RFC 7946 (lon/lat, counter-clockwise exteriors, no
+  ``crs`` member, 7 decimals ≈ 1 cm); in any other CRS it is plain GeoJSON with a ``crs``.
+- GeoPackage, zipped Shapefile (UTF-8 with ``.cpg``, or GBK on request; field names cut to
+  10 characters by the schema's ``shp_name``) and CSV (points as x/y columns, other
+  geometries as WKT; UTF-8 with BOM so Excel shows Chinese).
+- ``labels="zh"`` writes Chinese column headers and vocabulary labels, as offices expect.
+
+Every write goes to a temporary file first and is moved into place, so a failure never
+leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FORMATS", "write_layer", "format_for_path", "localize_columns"]
+
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import shapely
+
+from gis.crs import CGCS2000, parse_crs
+from gis.errors import InputError
+from layers.schemas import SCHEMAS, label_zh, shp_field_name, value_label_zh
+
+FORMATS = {"geojson": ".geojson", "gpkg": ".gpkg", "shp": ".zip", "csv": ".csv"}
+_SUFFIX_FORMAT = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shp",
+                  ".shp": "shp", ".csv": "csv"}
+
+
+def format_for_path(path, fmt: str | None = None) -> str:
+    if fmt:
+        fmt = fmt.lower()
+        if fmt not in FORMATS and fmt != "txt":
+            raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}, txt")
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIX_FORMAT:
+        raise InputError(f"cannot tell the format from {Path(path).name!r}; pass --format ({', '.join(FORMATS)})")
+    return _SUFFIX_FORMAT[suffix]
+
+
+def localize_columns(frame: pd.DataFrame, kind: str | None) -> pd.DataFrame:
+    """Chinese headers and vocabulary labels for a layer of ``kind``."""
+    frame = frame.copy()
+    schema = SCHEMAS.get(kind) if kind else None
+    if schema is not None:
+        for f in schema.fields:
+            if f.choices and f.name in frame.columns:
+                frame[f.name] = frame[f.name].map(lambda v, c=f.choices: value_label_zh(c, v) if isinstance(v, str) else v)
+    geom = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    renames = {c: label_zh(kind or "", c) for c in frame.columns if c != geom}
+    return frame.rename(columns=renames)
+
+
+def write_layer(
+    frame: gpd.GeoDataFrame | pd.DataFrame,
+    path,
+    *,
+    fmt: str | None = None,
+    crs=None,
+    encoding: str | None = None,
+    kind: str | None = None,
+    labels: str = "en",
+    layer_name: str | None = None,
+) -> Path:
+    """Write ``frame`` (EPSG:4490) to ``path`` in ``fmt`` and ``crs``.
+
+    Parameters
+    ----------
+    crs : optional
+        Target CRS: EPSG code or alias (``cgcs2000`` default, ``4547``, ``gcj02``...).
+    encoding : optional
+        Shapefile/CSV encoding; ``GBK`` for older office software. Default UTF-8.
+    labels : {"en", "zh"}
+        Column headers as English field names (default) or Chinese labels.
+
+    Returns
+    -------
+    Path
+        The written file (``.zip`` for Shapefiles).
+    """
+    fmt = format_for_path(path, fmt)
+    path = Path(path)
+    if labels not in ("en", "zh"):
+        raise InputError(f"labels must be 'en' or 'zh', got {labels!r}")
+    spec = parse_crs(crs if crs is not None else CGCS2000)
+    out = frame
+    if isinstance(frame, gpd.GeoDataFrame):
+        geoms = spec.from_cgcs2000(frame.to_crs(CGCS2000).geometry.values)
+        out = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=list(geoms), crs=spec.crs)
+    if labels == "zh":
+        out = localize_columns(out, kind)
+    if fmt == "shp" and path.suffix.lower() == ".shp":
+        path = path.with_suffix(".zip")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    os.remove(tmp)
+    try:
+        if fmt == "geojson":
+            _write_geojson(out, tmp, spec)
+        elif fmt == "gpkg":
+            pyogrio.write_dataframe(out, tmp, layer=layer_name or kind or path.stem, driver="GPKG")
+        elif fmt == "shp":
+            _write_zipped_shp(out, tmp, kind, encoding or "UTF-8", path.stem, labels)
+        elif fmt == "csv":
+            _write_csv(out, tmp, encoding)
+        else:
+            raise InputError(f"format {fmt!r} is written by layers.landuse_txt, not write_layer")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def _write_geojson(out, tmp: str, spec) -> None:
+    if not isinstance(out, gpd.GeoDataFrame):
+        raise InputError("GeoJSON needs geometries; export tables as csv")
+    epsg = spec.crs.to_epsg()
+    if spec.offset is None and epsg in (CGCS2000, 4326):
+        # CGCS2000 and WGS84 agree to < 1 m; RFC 7946 names WGS84, so relabel, not transform.
+        out = out.set_crs(4326, allow_override=True)
+        pyogrio.write_dataframe(out, tmp, driver="GeoJSON", layer_options={
+            "RFC7946": "YES", "COORDINATE_PRECISION": "7", "WRITE_NAME": "NO"})
+    else:
+        precision = "7" if spec.crs.is_geographic else "3"
+        pyogrio.write_dataframe(out, tmp, driver="GeoJSON", layer_options={
+            "COORDINATE_PRECISION": precision, "WRITE_NAME": "NO"})
+
+
+def _write_zipped_shp(out, tmp: str, kind, encoding: str, stem: str, labels: str) -> None:
+    if not isinstance(out, gpd.GeoDataFrame):
+        raise InputError("Shapefile needs geometries; export tables as csv")
+    schema = SCHEMAS.get(kind) if kind else None
+    if schema is not None and labels == "en":
+        out = out.rename(columns={f.name: shp_field_name(f) for f in schema.fields})
+    long = [c for c in out.columns if c != "geometry" and len(str(c).encode(encoding, "replace")) > 10]
+    if long:
+        out = out.rename(columns={c: _short(c, encoding) for c in long})
+    workdir = tempfile.mkdtemp(prefix="shp-")
+    try:
+        shp = os.path.join(workdir, f"{stem}.shp")
+        pyogrio.write_dataframe(out, shp, driver="ESRI Shapefile", encoding=encoding)
+        cpg = os.path.join(workdir, f"{stem}.cpg")
+        with open(cpg, "w", encoding="ascii") as fh:  # GDAL writes it for UTF-8; make it explicit
+            fh.write(encoding.upper())
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name in sorted(os.listdir(workdir)):
+                zf.write(os.path.join(workdir, name), name)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _short(name: str, encoding: str) -> str:
+    raw = str(name).encode(encoding, "replace")[:10]
+    return raw.decode(encoding, "ignore")
+
+
+def _write_csv(out, tmp: str, encoding: str | None) -> None:
+    enc = encoding or "utf-8-sig"
+    if isinstance(out, gpd.GeoDataFrame):
+        geoms = out.geometry.values
+        table = pd.DataFrame(out.drop(columns="geometry"))
+        if len(out) and (shapely.get_type_id(geoms) == 0).all():
+            projected = not out.crs.is_geographic
+            decimals = 3 if projected else 7
+            table["x" if projected else "lon"] = shapely.get_x(geoms).round(decimals)
+            table["y" if projected else "lat"] = shapely.get_y(geoms).round(decimals)
+        else:
+            table["wkt"] = shapely.to_wkt(geoms, rounding_precision=7 if out.crs.is_geographic else 3)
+        out = table
+    out.to_csv(tmp, index=False, encoding=enc)

@@ -1,0 +1,1 @@
+"""The `renewal` command line: a thin shell over ``layers`` and ``gis``."""

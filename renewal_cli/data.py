@@ -1,0 +1,122 @@
+"""Data commands: sample, layers, import, export, targets."""
+
+from __future__ import annotations
+
+import sys
+
+from gis.targets import check_targets
+from layers.imports import import_file
+from layers.sample import WEST_BIG_WELL, build_sample_store
+from layers.schemas import SCHEMAS
+from layers.writers import FORMATS, write_layer
+from renewal_cli.output import print_json, print_table
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sample", help="build the sample city store (Jiaozuo) and print its summary")
+    p.add_argument("--seed", type=int, default=None, help="random seed of the synthetic layers")
+    p.set_defaults(handler=cmd_sample)
+
+    p = sub.add_parser("layers", help="list stored layers")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_layers)
+
+    p = sub.add_parser("import", help="import a file as a layer (validated whole, written atomically)")
+    p.add_argument("file")
+    p.add_argument("--layer", required=True, help="layer name, e.g. renewal_areas, parcels_2024")
+    p.add_argument("--kind", choices=sorted(SCHEMAS), help="layer kind (default: the layer name)")
+    p.add_argument("--crs", help="CRS of the coordinates: EPSG code, wgs84, cgcs2000, gcj02 or bd09")
+    p.add_argument("--encoding", help="text encoding (e.g. GBK); default: .cpg, else UTF-8, else GB18030")
+    p.add_argument("--mode", choices=("replace", "append"), default="replace")
+    p.add_argument("--source-layer", help="layer inside a multi-layer file (GeoPackage)")
+    p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser("export", help="export a layer (GeoJSON, GeoPackage, zipped Shapefile, CSV)")
+    p.add_argument("layer")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--format", choices=sorted(FORMATS), help="default: from the file suffix")
+    p.add_argument("--crs", help="target CRS, e.g. 4547 for a land bureau (default cgcs2000)")
+    p.add_argument("--encoding", help="Shapefile/CSV encoding, e.g. GBK (default UTF-8)")
+    p.add_argument("--labels", choices=("en", "zh"), default="en", help="column headers")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("targets", help="print target tables; --check verifies totals and regions")
+    p.add_argument("--check", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_targets)
+
+
+def cmd_sample(store, args) -> int:
+    kwargs = {} if args.seed is None else {"seed": args.seed}
+    store = build_sample_store(store.path, **kwargs)
+    print(f"sample city written to {store.path}")
+    _print_layers(store)
+    print()
+    print_west_big_well(store)
+    return 0
+
+
+def print_west_big_well(store) -> None:
+    areas = store.read("renewal_areas")
+    row = areas[areas.name == WEST_BIG_WELL]
+    if row.empty:
+        return
+    r = row.iloc[0]
+    print(f"{WEST_BIG_WELL} (West Big Well), {r.county}: {r.area_mu:,.2f} 亩 = {r.area_m2:,.0f} m²; "
+          f"{r.households} 户 / {r.units} 套; 总投资 {r.investment / 10000:g} 亿元; "
+          f"status {r.status}; geometry approximate: {bool(r.approximate)}")
+    print(f"  {r.note}")
+
+
+def _print_layers(store) -> None:
+    rows = [i.to_dict() for i in store.layers()]
+    print_table(rows, [("name", "layer"), ("kind", "kind"), ("feature_count", "features"),
+                       ("synthetic", "synthetic"), ("original_crs", "from CRS"), ("source", "source")])
+
+
+def cmd_layers(store, args) -> int:
+    if args.json:
+        print_json([i.to_dict() for i in store.layers()])
+    else:
+        _print_layers(store)
+    return 0
+
+
+def cmd_import(store, args) -> int:
+    info, validated = import_file(store, args.file, layer=args.layer, kind=args.kind, crs=args.crs,
+                                  encoding=args.encoding, mode=args.mode, source_layer=args.source_layer)
+    for p in validated.repaired + validated.notices:
+        print(f"note: {p}", file=sys.stderr)
+    print(f"imported {len(validated.frame)} features into {info.name} ({info.kind}, from {info.original_crs}, "
+          f"encoding {info.encoding}); the layer now holds {info.feature_count}")
+    return 0
+
+
+def cmd_export(store, args) -> int:
+    info = store.info(args.layer)
+    frame = store.read(args.layer)
+    if "id" in frame.columns and info.geometry_type:
+        frame = frame.drop(columns="id")
+    out = write_layer(frame, args.output, fmt=args.format, crs=args.crs, encoding=args.encoding,
+                      kind=info.kind, labels=args.labels, layer_name=args.layer)
+    print(f"wrote {len(frame)} features of {args.layer} to {out}")
+    return 0
+
+
+def cmd_targets(store, args) -> int:
+    targets = store.read(store.find_kind("targets"))
+    if not args.check:
+        if args.json:
+            print_json(targets.to_dict(orient="records"))
+        else:
+            print_table(targets.to_dict(orient="records"),
+                        [("city", "城市"), ("region", "县（市、区）"), ("year", "年度"), ("metric", "指标"), ("value", "数值")])
+        return 0
+    districts = store.read(store.find_kind("districts")) if any(i.kind == "districts" for i in store.layers()) else None
+    checks = check_targets(targets, districts)
+    if args.json:
+        print_json([c.to_dict() for c in checks])
+    else:
+        for c in checks:
+            print(("ok    " if c.ok else ("NOTE  " if c.kind == "region" else "FAIL  ")) + c.message)
+    return 1 if any(not c.ok and c.kind != "region" for c in checks) else 0

@@ -1,0 +1,53 @@
+"""Printing helpers shared by the commands: JSON (UTF-8, Chinese kept) and aligned tables."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import unicodedata
+
+
+def _clean(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    return value
+
+
+def print_json(data) -> None:
+    sys.stdout.write(json.dumps(_clean(data), ensure_ascii=False, indent=2) + "\n")
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def print_table(rows: list[dict], columns: list[tuple[str, str]]) -> None:
+    """Print ``rows`` as an aligned table; ``columns`` are (key, header) pairs (CJK-aware)."""
+    cells = [[_fmt(r.get(k)) for k, _ in columns] for r in rows]
+    headers = [h for _, h in columns]
+    widths = [max([_width(h)] + [_width(c[i]) for c in cells]) for i, h in enumerate(headers)]
+
+    def line(values):
+        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    print(line(headers))
+    print("  ".join("-" * w for w in widths))
+    for c in cells:
+        print(line(c))

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Debian packages the tests use as real clients: GDAL's command-line tools (ogrinfo,
+# ogr2ogr against our OGC API). Installs only what is missing; needs root (CI is root).
+set -euo pipefail
+missing=()
+command -v ogrinfo >/dev/null 2>&1 || missing+=(gdal-bin)
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "system-deps: need root to install: ${missing[*]} (or install them yourself)" >&2
+    exit 1
+  fi
+  echo "system-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

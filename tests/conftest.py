@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from layers.sample import build_sample_store
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory):
+    """The sample city, built once per test session (read-only for tests)."""
+    return build_sample_store(tmp_path_factory.mktemp("sample") / "renewal.gpkg")
+
+
+@pytest.fixture
+def gk_square():
+    """A 100 m × 100 m square on the GK plane near Jiaozuo, as a 1-row frame in EPSG:4547."""
+    x, y = 430000.0, 3900000.0
+    return gpd.GeoDataFrame({"name": ["方块"], "county": ["解放区"], "kind": ["shantytown"]},
+                            geometry=[shapely.box(x, y, x + 100, y + 100)], crs=4547)
+
+
+@pytest.fixture
+def areas_4490():
+    """Three small renewal areas in CGCS2000 degrees around 113.2°E 35.2°N."""
+    geoms = [shapely.box(113.20 + i * 0.01, 35.20, 113.205 + i * 0.01, 35.204) for i in range(3)]
+    return gpd.GeoDataFrame({"name": ["甲片区", "乙片区", "丙片区"], "county": ["解放区"] * 3,
+                             "kind": ["shantytown", "城中村", "old_compound"], "households": [100, 200, 300]},
+                            geometry=geoms, crs=4490)

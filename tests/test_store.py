@@ -1,0 +1,95 @@
+import geopandas as gpd
+import pytest
+import shapely
+
+from gis.errors import InputError, NotFoundError, ValidationError
+from layers.imports import import_file, import_frame
+from layers.store import GeoPackageStore, open_store
+from tests.conftest import sha256
+
+
+@pytest.fixture
+def store(tmp_path, areas_4490):
+    s = GeoPackageStore(tmp_path / "s.gpkg")
+    import_frame(s, areas_4490, layer="renewal_areas", source="test")
+    return s
+
+
+def test_import_records_metadata_and_audit(store):
+    info = store.info("renewal_areas")
+    assert info.kind == "renewal_areas" and info.feature_count == 3 and info.original_crs == "EPSG:4490"
+    assert info.source == "test" and info.synthetic is False and info.imported_at
+    frame = store.read("renewal_areas")
+    assert frame.id.tolist() == [1, 2, 3]
+    assert frame.crs.to_epsg() == 4490
+    assert store.audit_log()[0]["action"] == "replace"
+
+
+def test_failed_import_leaves_the_store_byte_for_byte(store, tmp_path):
+    before = sha256(store.path)
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"x",'
+                   '"county":"解放区","kind":"palace"},"geometry":{"type":"Point","coordinates":[113.2,35.2]}}]}',
+                   encoding="utf-8")
+    with pytest.raises(ValidationError):
+        import_file(store, bad, layer="renewal_areas")
+    assert sha256(store.path) == before
+    assert not list(tmp_path.glob(".s.gpkg.*"))  # no temporary left behind
+
+
+def test_failure_during_the_write_leaves_the_store_unchanged(store, areas_4490, monkeypatch):
+    before = sha256(store.path)
+    import layers.store as store_module
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store_module, "_record", explode)
+    with pytest.raises(OSError, match="disk full"):
+        import_frame(store, areas_4490, layer="renewal_areas", mode="append")
+    assert sha256(store.path) == before
+
+
+def test_append_and_replace(store, areas_4490):
+    import_frame(store, areas_4490, layer="renewal_areas", mode="append")
+    assert store.info("renewal_areas").feature_count == 6
+    import_frame(store, areas_4490.iloc[:1], layer="renewal_areas", mode="replace")
+    assert store.info("renewal_areas").feature_count == 1
+
+
+def test_append_of_another_kind_is_refused(store):
+    pts = gpd.GeoDataFrame({"name": ["a"], "category": ["park"]}, geometry=[shapely.Point(113.2, 35.2)], crs=4490)
+    with pytest.raises(InputError, match="cannot append services features"):
+        import_frame(store, pts, layer="renewal_areas", kind="services", mode="append")
+
+
+def test_layer_names_are_checked(store, areas_4490):
+    with pytest.raises(InputError, match="not allowed"):
+        import_frame(store, areas_4490, layer="Drop Table", kind="renewal_areas")
+
+
+def test_delete_and_unknown_layer(store):
+    store.delete("renewal_areas")
+    assert store.layers() == []
+    with pytest.raises(NotFoundError, match="no layer 'renewal_areas'"):
+        store.read("renewal_areas")
+
+
+def test_missing_store_is_a_clear_error(tmp_path):
+    with pytest.raises(NotFoundError, match="renewal sample"):
+        GeoPackageStore(tmp_path / "none.gpkg").read("x")
+    assert open_store(tmp_path / "none.gpkg").layers() == []
+
+
+def test_gdal_sees_a_valid_geopackage(sample_store):
+    import pyogrio
+
+    names = {row[0] for row in pyogrio.list_layers(sample_store.path)}
+    assert {"renewal_areas", "services", "roads", "parcels", "constraints", "districts", "targets"} <= names
+    assert "renewal_layers" not in names
+
+
+def test_dem_raster_reads_back(sample_store):
+    with sample_store.read_raster("dem") as src:
+        assert src.crs.to_epsg() == 4547 and src.res == (30.0, 30.0)
+        assert src.read(1).dtype.name == "float32"
