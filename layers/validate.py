@@ -221,13 +221,22 @@ def _check_fields(frame: pd.DataFrame, schema: LayerSchema, problems: list[Probl
                 frame[f.name] = f.default
             continue
         col = frame[f.name]
-        empty = col.isna() | (col.astype(str).str.strip() == "")
+        numeric_input = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+        if numeric_input:
+            text, empty = None, col.isna()
+        else:
+            text = col.astype("string").str.strip()
+            empty = text.isna() | (text == "")
         if f.required:
             problems += [Problem(int(r), f.name, "empty value in a required field") for r in _rows(empty.to_numpy())[:50]]
         if f.dtype in ("int", "float"):
-            as_text = col.astype(str).str.strip().str.replace(",", "", regex=False)
-            numbers = pd.to_numeric(as_text.where(~empty), errors="coerce")
-            bad = (~empty & numbers.isna()).to_numpy()
+            if numeric_input:
+                numbers = col.astype("float64")
+                bad = np.zeros(len(col), bool)
+            else:
+                numbers = pd.to_numeric(text.str.replace(",", "", regex=False).where(~empty), errors="coerce")
+                numbers = numbers.astype("float64")
+                bad = (~empty & numbers.isna()).to_numpy()
             for r in _rows(bad)[:50]:
                 problems.append(Problem(int(r), f.name, f"not a number: {col.iloc[r - 1]!r}"))
             lo, hi = _RANGES.get(f.name, (-np.inf, np.inf))
@@ -237,16 +246,21 @@ def _check_fields(frame: pd.DataFrame, schema: LayerSchema, problems: list[Probl
             if f.dtype == "int":
                 frame[f.name] = numbers.round().astype("Int64")
             else:
-                frame[f.name] = numbers.astype("float64")
+                frame[f.name] = numbers
         elif f.dtype == "bool":
-            text = col.astype(str).str.strip().str.lower().where(~empty, "")
-            bad = ~(text.isin(_TRUE) | text.isin(_FALSE))
+            if pd.api.types.is_bool_dtype(col):
+                frame[f.name] = col.fillna(False).astype(bool)
+                continue
+            lowered = (text if text is not None else col.astype("string")).str.lower().fillna("")
+            bad = ~(lowered.isin(_TRUE) | lowered.isin(_FALSE))
             for r in _rows(bad.to_numpy())[:50]:
                 problems.append(Problem(int(r), f.name, f"not true/false: {col.iloc[r - 1]!r}"))
-            frame[f.name] = text.isin(_TRUE)
+            frame[f.name] = lowered.isin(_TRUE).astype(bool)
         else:
-            text = col.where(~empty).astype("object")
-            frame[f.name] = text.map(lambda v: str(v).strip() if v is not None and v == v else None)
+            if text is None:
+                text = col.astype("string")
+            cleaned = text.where(~empty).astype(object)
+            frame[f.name] = cleaned.where(cleaned.notna(), None)
             if f.choices:
                 _check_choices(frame, f, problems)
             elif f.default is not None:
@@ -263,7 +277,7 @@ def _check_choices(frame: pd.DataFrame, f, problems: list[Problem]) -> None:
     for v in uniq:
         key = str(v).strip()
         mapping[v] = by_code.get(key.lower().replace(" ", "_").replace("-", "_")) or by_label.get(key)
-    mapped = values.map(lambda v: mapping.get(v) if v is not None else None)
+    mapped = values.map(mapping)
     unknown = values.notna() & mapped.isna()
     allowed = ", ".join(f"{c} ({zh})" for c, zh in vocab.items())
     for r in _rows(unknown.to_numpy())[:50]:
