@@ -22,6 +22,7 @@ system-deps:
 demo: $(STAMP)
 	$(VENV)/bin/renewal --store $(STORE) sample
 	$(VENV)/bin/renewal --store $(STORE) targets --check
+	$(VENV)/bin/renewal --store $(STORE) services 西大井片区
 
 test: $(STAMP) system-deps
 	$(VENV)/bin/ruff check .

@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     except RenewalError as ex:
         print(f"error: {ex}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `renewal … | head`
+        sys.stderr.close()
+        return 0
     except FileExistsError as ex:
         print(f"error: {ex} exists", file=sys.stderr)
         return 2

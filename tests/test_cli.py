@@ -56,3 +56,38 @@ def test_bad_import_exits_non_zero_with_the_fix(store_path, tmp_path, capsys):
 def test_cli_errors(store_path, capsys, argv, message):
     assert main(["--store", str(store_path), *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_services_json_for_west_big_well(store_path, capsys):
+    assert main(["--store", str(store_path), "services", "西大井片区", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["area_name"] == "西大井片区" and data["basis"] == "network"
+    first = data["categories"][0]
+    assert set(first) == {"category", "nearest_name", "straight_m", "network_m", "count_300", "count_500",
+                          "count_1000", "standard_m", "meets_standard", "gap_zh", "gap_en"}
+    assert len(data["categories"]) == 16
+    assert data["categories_required"] == 15
+
+
+def test_services_table_and_all_areas_report(store_path, tmp_path, capsys):
+    assert main(["--store", str(store_path), "services", "1"]) == 0
+    assert "西大井片区:" in capsys.readouterr().out
+    out = tmp_path / "report.csv"
+    assert main(["--store", str(store_path), "services", "--all", "-o", str(out)]) == 0
+    import pandas as pd
+
+    report = pd.read_csv(out, encoding="utf-8-sig")
+    assert report.origin_id.nunique() >= 30 and "gap_zh" in report.columns
+    assert "达标比例" in capsys.readouterr().out
+
+
+def test_isochrones_written_as_geojson(store_path, tmp_path, capsys):
+    out = tmp_path / "iso.geojson"
+    assert main(["--store", str(store_path), "isochrones", "西大井片区", "-o", str(out)]) == 0
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert [f["properties"]["threshold_m"] for f in doc["features"]] == [1000, 500, 300]
+
+
+def test_unknown_area_is_a_clear_error(store_path, capsys):
+    assert main(["--store", str(store_path), "services", "不存在的片区"]) == 2
+    assert "no renewal area '不存在的片区'" in capsys.readouterr().err

@@ -1,0 +1,302 @@
+"""The walking network: a ``scipy.sparse.csgraph`` graph built from road lines.
+
+Roads are exploded into straight segments; their end points, rounded to 1 cm, are the
+nodes. Points (origins, facilities) are snapped to the nearest point on the nearest
+*segment* (not the nearest node) and the snap offset counts as walking distance.
+
+Facilities become extra leaf nodes joined to the two ends of their segment, so one
+Dijkstra run measures from the exact snapped position. Bounded searches
+(:func:`pairs_within`) run per spatial tile of facilities on the sub-graph that can lie
+within the limit — every path of length ≤ limit stays within ``limit`` of its start in
+straight line — which keeps the dense distance blocks scipy returns small.
+"""
+
+from __future__ import annotations
+
+__all__ = ["WalkNetwork", "Snapped", "build_network", "pairs_within", "nearest_within_network"]
+
+import logging
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components, dijkstra
+
+from gis.crs import metric_crs
+from gis.errors import InputError
+
+log = logging.getLogger(__name__)
+
+_NODE_PRECISION = 100.0  # 1 cm: end points closer than this are the same node
+
+
+@dataclass
+class Snapped:
+    """Points snapped to segments: segment id, fraction along u→v, offset (m), snapped xy."""
+
+    segment: np.ndarray
+    t: np.ndarray
+    offset: np.ndarray
+    xy: np.ndarray
+
+
+@dataclass
+class WalkNetwork:
+    """A walking network in a metric CRS (the Gauss–Krüger zone of the roads)."""
+
+    crs: object
+    node_xy: np.ndarray  # (N, 2)
+    seg_u: np.ndarray  # (M,)
+    seg_v: np.ndarray
+    seg_len: np.ndarray
+    graph: csr_matrix  # (N, N) symmetric, metres
+    component: np.ndarray  # (N,) connected-component label
+    tree: shapely.STRtree  # over the segments
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_xy)
+
+    @property
+    def n_segments(self) -> int:
+        return len(self.seg_u)
+
+    def snap(self, xy: np.ndarray) -> Snapped:
+        """Snap (K, 2) points (in ``self.crs``) to the nearest point of the nearest segment."""
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        if len(xy) == 0:
+            return Snapped(np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros((0, 2)))
+        (src, seg), dist = self.tree.query_nearest(shapely.points(xy), return_distance=True, all_matches=False)
+        order = np.argsort(src, kind="stable")
+        seg, dist = seg[order], dist[order]
+        a = self.node_xy[self.seg_u[seg]]
+        b = self.node_xy[self.seg_v[seg]]
+        ab = b - a
+        length2 = np.einsum("ij,ij->i", ab, ab)
+        t = np.clip(np.einsum("ij,ij->i", xy - a, ab) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
+        snapped = a + t[:, None] * ab
+        return Snapped(seg, t, dist, snapped)
+
+
+def build_network(roads: gpd.GeoDataFrame | gpd.GeoSeries, crs=None) -> WalkNetwork:
+    """Build the walking graph from road lines.
+
+    Parameters
+    ----------
+    roads : GeoDataFrame or GeoSeries of (Multi)LineStrings, any CRS
+    crs : optional
+        Metric CRS to work in; default the Gauss–Krüger zone of the roads.
+
+    Raises
+    ------
+    InputError
+        When there are no usable road segments.
+    """
+    geoms = roads.geometry if isinstance(roads, gpd.GeoDataFrame) else roads
+    if len(geoms) == 0:
+        raise InputError("the road layer is empty; a walking network needs at least one road")
+    crs = crs or metric_crs(geoms)
+    lines = shapely.get_parts(geoms.to_crs(crs).values)
+    lines = lines[np.isin(shapely.get_type_id(lines), [1, 2])]
+    coords, idx = shapely.get_coordinates(lines, return_index=True)
+    same = idx[1:] == idx[:-1]
+    start, end = coords[:-1][same], coords[1:][same]
+    seg_len = np.hypot(*(end - start).T)
+    keep = seg_len > 0
+    start, end, seg_len = start[keep], end[keep], seg_len[keep]
+    if len(seg_len) == 0:
+        raise InputError("the road layer has no line segments of positive length")
+    keys = np.round(np.vstack([start, end]) * _NODE_PRECISION).astype(np.int64)
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    node_xy = uniq / _NODE_PRECISION
+    m = len(seg_len)
+    u, v = inverse[:m], inverse[m:]
+    loop = u == v
+    u, v, seg_len = u[~loop], v[~loop], seg_len[~loop]
+    graph = _symmetric_min(u, v, seg_len, len(node_xy))
+    n_comp, component = connected_components(graph, directed=False)
+    segs = shapely.linestrings(np.stack([node_xy[u], node_xy[v]], axis=1))
+    log.info("walking network: %d nodes, %d segments, %d component(s)", len(node_xy), len(u), n_comp)
+    return WalkNetwork(crs, node_xy, u, v, seg_len, graph, component, shapely.STRtree(segs))
+
+
+def _symmetric_min(u, v, w, n) -> csr_matrix:
+    # csr_matrix sums duplicate entries; parallel segments must keep the shortest instead.
+    rows = np.concatenate([u, v])
+    cols = np.concatenate([v, u])
+    data = np.concatenate([w, w])
+    order = np.lexsort((data, cols, rows))
+    rows, cols, data = rows[order], cols[order], data[order]
+    first = np.ones(len(rows), bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return coo_matrix((data[first], (rows[first], cols[first])), shape=(n, n)).tocsr()
+
+
+def _augmented(net: WalkNetwork, fac: Snapped) -> csr_matrix:
+    """The road graph plus one leaf node per facility, joined to its segment's two ends."""
+    n, k = net.n_nodes, len(fac.segment)
+    if k == 0:
+        return net.graph
+    fnode = n + np.arange(k)
+    u, v = net.seg_u[fac.segment], net.seg_v[fac.segment]
+    length = net.seg_len[fac.segment]
+    wu = fac.offset + fac.t * length
+    wv = fac.offset + (1.0 - fac.t) * length
+    coo = net.graph.tocoo()
+    rows = np.concatenate([coo.row, fnode, u, fnode, v])
+    cols = np.concatenate([coo.col, u, fnode, v, fnode])
+    # A zero weight would read as "no edge" in a sparse matrix: a facility exactly on a
+    # node is placed 1 µm from it, far below any reported precision.
+    data = np.maximum(np.concatenate([coo.data, wu, wu, wv, wv]), 1e-6)
+    # Facility edges always touch a new node, so no entry duplicates a road edge and the
+    # summing COO → CSR conversion is exact here.
+    return coo_matrix((data, (rows, cols)), shape=(n + k, n + k)).tocsr()
+
+
+def _same_segment(org: Snapped, fac: Snapped, net: WalkNetwork, oi: np.ndarray, fi: np.ndarray) -> np.ndarray:
+    """Direct distance along a shared segment (inf where the segments differ)."""
+    same = org.segment[oi] == fac.segment[fi]
+    length = net.seg_len[org.segment[oi]]
+    direct = org.offset[oi] + np.abs(org.t[oi] - fac.t[fi]) * length + fac.offset[fi]
+    return np.where(same, direct, np.inf)
+
+
+def pairs_within(net: WalkNetwork, origins_xy: np.ndarray, facilities_xy: np.ndarray, limit: float,
+                 tile: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All (origin, facility) pairs within ``limit`` metres of walking, with their distances.
+
+    Returns
+    -------
+    origin_index, facility_index, distance_m : arrays of equal length
+    """
+    org = net.snap(origins_xy)
+    fac = net.snap(facilities_xy)
+    if len(org.segment) == 0 or len(fac.segment) == 0:
+        empty = np.zeros(0, int)
+        return empty, empty, np.zeros(0)
+    graph = _augmented(net, fac)
+    n = net.n_nodes
+    size = max(float(tile or 0.0), float(limit), 1.0)  # a tile smaller than the limit would miss paths
+    all_xy = np.vstack([net.node_xy, fac.xy])
+    x0, y0 = all_xy.min(axis=0) - 1.0
+    node_tiles = _tile_keys(all_xy, x0, y0, size)
+    node_order = np.argsort(node_tiles, kind="stable")
+    node_sorted = node_tiles[node_order]
+    org_tiles = _tile_keys(org.xy, x0, y0, size)
+    org_order = np.argsort(org_tiles, kind="stable")
+    org_sorted = org_tiles[org_order]
+    fac_tiles = node_tiles[n:]
+    local = np.full(graph.shape[0], -1, dtype=np.int64)
+    out_o, out_f, out_d = [], [], []
+    o_u, o_v = net.seg_u[org.segment], net.seg_v[org.segment]
+    o_len = net.seg_len[org.segment]
+    for key in np.unique(fac_tiles):
+        tx, ty = divmod(int(key), _TILE_STRIDE)
+        ring = np.array([(tx + dx) * _TILE_STRIDE + (ty + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+        nodes = _gather(node_order, node_sorted, ring)
+        origins = _gather(org_order, org_sorted, ring)
+        if len(origins) == 0:
+            continue
+        facs = np.flatnonzero(fac_tiles == key)
+        local[nodes] = np.arange(len(nodes))
+        sub = graph[nodes][:, nodes]
+        dist = dijkstra(sub, directed=True, indices=local[n + facs], limit=limit)
+        lu, lv = local[o_u[origins]], local[o_v[origins]]
+        du = np.where(lu >= 0, dist[:, np.maximum(lu, 0)], np.inf) + org.t[origins] * o_len[origins]
+        dv = np.where(lv >= 0, dist[:, np.maximum(lv, 0)], np.inf) + (1 - org.t[origins]) * o_len[origins]
+        d = np.minimum(du, dv) + org.offset[origins]
+        fi, oj = np.nonzero(d <= limit)
+        oi, fidx, dd = origins[oj], facs[fi], d[fi, oj]
+        same = np.flatnonzero(np.isin(fac.segment[facs], org.segment[origins]))
+        if len(same):  # pairs on one segment may be closer directly than through the ends
+            so, sf = np.nonzero(org.segment[origins][:, None] == fac.segment[facs[same]][None, :])
+            extra_o, extra_f = origins[so], facs[same[sf]]
+            extra_d = _same_segment(org, fac, net, extra_o, extra_f)
+            oi, fidx, dd = np.concatenate([oi, extra_o]), np.concatenate([fidx, extra_f]), np.concatenate([dd, extra_d])
+        keep = dd <= limit
+        out_o.append(oi[keep])
+        out_f.append(fidx[keep])
+        out_d.append(dd[keep])
+        local[nodes] = -1
+    if not out_o:
+        empty = np.zeros(0, int)
+        return empty, empty, np.zeros(0)
+    oi, fi, dd = np.concatenate(out_o), np.concatenate(out_f), np.concatenate(out_d)
+    # A same-segment pair can appear twice (through the ends and directly): keep the minimum.
+    order = np.lexsort((dd, fi, oi))
+    oi, fi, dd = oi[order], fi[order], dd[order]
+    first = np.ones(len(oi), bool)
+    first[1:] = (oi[1:] != oi[:-1]) | (fi[1:] != fi[:-1])
+    return oi[first], fi[first], dd[first]
+
+
+_TILE_STRIDE = 1 << 20
+
+
+def _same_segment_pairs(org_seg: np.ndarray, fac_seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (origin, facility) pair that lies on one segment, vectorized."""
+    order = np.argsort(fac_seg, kind="stable")
+    sorted_seg = fac_seg[order]
+    lo = np.searchsorted(sorted_seg, org_seg, side="left")
+    hi = np.searchsorted(sorted_seg, org_seg, side="right")
+    count = hi - lo
+    oi = np.repeat(np.arange(len(org_seg)), count)
+    starts = np.repeat(lo, count)
+    within = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    return oi, order[starts + within]
+
+
+def _tile_keys(xy: np.ndarray, x0: float, y0: float, size: float) -> np.ndarray:
+    tx = np.floor((xy[:, 0] - x0) / size).astype(np.int64) + 1
+    ty = np.floor((xy[:, 1] - y0) / size).astype(np.int64) + 1
+    return tx * _TILE_STRIDE + ty
+
+
+def _gather(order: np.ndarray, sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    lo = np.searchsorted(sorted_keys, keys, side="left")
+    hi = np.searchsorted(sorted_keys, keys, side="right")
+    if not (hi > lo).any():
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([order[a:b] for a, b in zip(lo, hi, strict=True) if b > a])
+
+
+def nearest_within_network(net: WalkNetwork, origins_xy: np.ndarray, facilities_xy: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest facility by walking for each origin, without a distance limit.
+
+    One multi-source Dijkstra (``min_only``) from all facilities. Returns (facility index
+    or -1 when none is reachable, distance in metres or inf).
+    """
+    org = net.snap(origins_xy)
+    fac = net.snap(facilities_xy)
+    k = len(fac.segment)
+    if k == 0 or len(org.segment) == 0:
+        return np.full(len(org.segment), -1), np.full(len(org.segment), np.inf)
+    graph = _augmented(net, fac)
+    n = net.n_nodes
+    dist, _, source = dijkstra(graph, directed=True, indices=n + np.arange(k), min_only=True,
+                               return_predecessors=True)
+    u, v = net.seg_u[org.segment], net.seg_v[org.segment]
+    length = net.seg_len[org.segment]
+    du = dist[u] + org.t * length
+    dv = dist[v] + (1 - org.t) * length
+    via_u = du <= dv
+    best = np.where(via_u, du, dv) + org.offset
+    src = np.where(via_u, source[u], source[v])
+    src = np.where(np.isfinite(best), src - n, -1)
+    # A facility on the origin's own segment may be closer directly.
+    oi, fi = _same_segment_pairs(org.segment, fac.segment)
+    if len(oi):
+        direct = _same_segment(org, fac, net, oi, fi)
+        order = np.lexsort((direct, oi))
+        oi, fi, direct = oi[order], fi[order], direct[order]
+        first = np.ones(len(oi), bool)
+        first[1:] = oi[1:] != oi[:-1]
+        oi, fi, direct = oi[first], fi[first], direct[first]
+        better = direct < best[oi]
+        best[oi[better]] = direct[better]
+        src[oi[better]] = fi[better]
+    return src.astype(np.int64), best

@@ -1,0 +1,326 @@
+"""Nearby services: per area and category, the nearest facilities by walking, counts within
+the life circles, and the gaps against the standard (GB 50180-2018 by default).
+
+An area is reached through its boundary: access points every ``spacing`` metres along it
+(a facility inside the area is at 0 m). Distances are network distances on the walking graph
+when roads are given, straight-line otherwise (``basis`` says which).
+"""
+
+from __future__ import annotations
+
+__all__ = ["nearest_services", "area_summary", "share_within_standard", "access_points", "REPORT_COLUMNS"]
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis.crs import metric_crs
+from gis.errors import InputError
+from gis.network import WalkNetwork, build_network, nearest_within_network, pairs_within
+from gis.standards import CIRCLES_M, Standard, default_standards
+
+log = logging.getLogger(__name__)
+_EPS_M = 1e-6
+
+REPORT_COLUMNS = [
+    "origin_id", "origin_name", "category", "category_zh", "nearest_name", "nearest_id", "straight_m",
+    "network_m", "reachable", "second_name", "second_m", "third_name", "third_m", "count_300",
+    "count_500", "count_1000", "standard_m", "required", "meets_standard", "gap_zh", "gap_en", "basis",
+]
+
+
+def _check_frame(frame, name: str, geometry: bool = True) -> None:
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(f"'{name}' should be a GeoDataFrame, got {type(frame).__name__}")
+    if frame.crs is None:
+        raise InputError(f"'{name}' has no CRS; set one (e.g. EPSG:4490)")
+
+
+def access_points(geoms: np.ndarray, spacing: float = 25.0) -> tuple[np.ndarray, np.ndarray]:
+    """Points from which each geometry is reached: a point itself, a polygon's boundary every
+    ``spacing`` metres (vertices included). Returns (xy, index of the geometry)."""
+    geoms = np.asarray(geoms)
+    is_point = shapely.get_type_id(geoms) == 0
+    parts_xy, parts_idx = [], []
+    if is_point.any():
+        idx = np.flatnonzero(is_point)
+        parts_xy.append(shapely.get_coordinates(geoms[idx]))
+        parts_idx.append(idx)
+    if (~is_point).any():
+        idx = np.flatnonzero(~is_point)
+        rings = shapely.segmentize(shapely.boundary(geoms[idx]), spacing)
+        xy, j = shapely.get_coordinates(rings, return_index=True)
+        parts_xy.append(xy)
+        parts_idx.append(idx[j])
+    return np.vstack(parts_xy), np.concatenate(parts_idx)
+
+
+def _reduce_min(o: np.ndarray, f: np.ndarray, d: np.ndarray):
+    order = np.lexsort((d, f, o))
+    o, f, d = o[order], f[order], d[order]
+    first = np.ones(len(o), bool)
+    first[1:] = (o[1:] != o[:-1]) | (f[1:] != f[:-1])
+    return o[first], f[first], d[first]
+
+
+def _group_min(values: np.ndarray, groups: np.ndarray, n: int, payload: np.ndarray):
+    best = np.full(n, np.inf)
+    arg = np.full(n, -1, dtype=np.int64)
+    order = np.lexsort((values, groups))
+    g, v, p = groups[order], values[order], payload[order]
+    first = np.ones(len(g), bool)
+    first[1:] = g[1:] != g[:-1]
+    best[g[first]] = v[first]
+    arg[g[first]] = p[first]
+    return best, arg
+
+
+def nearest_services(
+    origins: gpd.GeoDataFrame,
+    services: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame | None = None,
+    *,
+    network: WalkNetwork | None = None,
+    standards: dict[str, Standard] | None = None,
+    categories: list[str] | None = None,
+    spacing: float = 25.0,
+    search_m: float = 1000.0,
+    max_snap_m: float = 500.0,
+) -> pd.DataFrame:
+    """Nearby services of each origin (area polygon or point), per category.
+
+    Parameters
+    ----------
+    origins : GeoDataFrame
+        Renewal areas, candidate sites or any points/polygons; ``id`` and ``name`` columns
+        are used to label the rows when present.
+    services : GeoDataFrame
+        Points with ``name`` and ``category``.
+    roads : GeoDataFrame, optional
+        Road lines; without them (and without ``network``) distances are straight-line.
+    network : WalkNetwork, optional
+        A prebuilt network (reused across calls).
+    standards : dict, optional
+        Category → :class:`~gis.standards.Standard`; default GB 50180-2018.
+    categories : list of str, optional
+        Categories to report (default: every category of the standards table).
+    spacing : float
+        Metres between access points along an area's boundary.
+    search_m : float
+        Radius for the second/third nearest; counts use 300/500/1000 m and the nearest
+        facility is found at any distance.
+    max_snap_m : float
+        Access points farther than this from any road are off the walking network; an
+        origin with no access point on it is measured straight-line
+        (``basis == "straight (off network)"``).
+
+    Returns
+    -------
+    DataFrame
+        One row per origin and category, columns :data:`REPORT_COLUMNS`. ``network_m`` is
+        NaN and ``reachable`` False where no facility can be walked to (another network
+        component), never a sentinel number.
+    """
+    _check_frame(origins, "origins")
+    _check_frame(services, "services")
+    for col in ("name", "category"):
+        if col not in services.columns:
+            raise InputError(f"'services' needs a '{col}' column")
+    standards = standards or default_standards()
+    cats = list(categories) if categories else list(standards)
+    unknown = [c for c in cats if c not in standards]
+    if unknown:
+        raise InputError(f"unknown categories {unknown}; known: {', '.join(standards)}")
+    if len(origins) == 0:
+        return pd.DataFrame(columns=REPORT_COLUMNS)
+    search_m = max(float(search_m), max(CIRCLES_M))
+    if network is None and roads is not None and len(roads):
+        network = build_network(roads)
+    crs = network.crs if network is not None else metric_crs(origins)
+    org = origins.to_crs(crs)
+    svc = services[services.category.isin(cats)].to_crs(crs).reset_index(drop=True)
+    n_o, n_c = len(org), len(cats)
+    cat_code = pd.Categorical(svc.category, categories=cats).codes.astype(np.int64)
+    svc_xy = shapely.get_coordinates(svc.geometry.values)
+    org_geoms = org.geometry.values
+    svc_geoms = svc.geometry.values
+
+    # Facilities inside an area are at 0 m.
+    tree = shapely.STRtree(svc_geoms)
+    inside_o, inside_f = tree.query(org_geoms, predicate="contains") if len(svc) else (np.zeros(0, int),) * 2
+
+    # Straight-line pairs within the search radius (also the basis without a network).
+    so, sf = tree.query(org_geoms, predicate="dwithin", distance=search_m) if len(svc) else (np.zeros(0, int),) * 2
+    sd = shapely.distance(org_geoms[so], svc_geoms[sf])
+
+    basis = "network" if network is not None else "straight"
+    ap_xy, ap_group = access_points(org_geoms, spacing)
+    off_network = np.zeros(n_o, bool)
+    if network is not None:
+        on = network.snap(ap_xy).offset <= max_snap_m
+        off_network = ~np.isin(np.arange(n_o), ap_group[on])
+        ap_xy, ap_group = ap_xy[on], ap_group[on]
+        if off_network.any():
+            log.info("%d origin(s) lie more than %g m from any road: measured straight-line",
+                     int(off_network.sum()), max_snap_m)
+            off_s = np.isin(so, np.flatnonzero(off_network))
+    if network is not None and len(svc):
+        ao, af, ad = pairs_within(network, ap_xy, svc_xy, search_m)
+        po, pf, pd_ = _reduce_min(ap_group[ao], af, ad)
+        po = np.concatenate([po, inside_o, so[off_s] if off_network.any() else so[:0]])
+        pf = np.concatenate([pf, inside_f, sf[off_s] if off_network.any() else sf[:0]])
+        pd_ = np.concatenate([pd_, np.zeros(len(inside_o)), sd[off_s] if off_network.any() else sd[:0]])
+        po, pf, pd_ = _reduce_min(po, pf, pd_)
+    else:
+        po, pf, pd_ = so, sf, sd
+
+    key = po * n_c + cat_code[pf]
+    order = np.lexsort((pd_, key))
+    key_s, f_s, d_s = key[order], pf[order], pd_[order]
+    start = np.ones(len(key_s), bool)
+    start[1:] = key_s[1:] != key_s[:-1]
+    run_start = np.maximum.accumulate(np.where(start, np.arange(len(key_s)), 0))
+    rank = np.arange(len(key_s)) - run_start
+    size = n_o * n_c
+    ranked_f = np.full((3, size), -1, dtype=np.int64)
+    ranked_d = np.full((3, size), np.nan)
+    for r in range(3):
+        sel = rank == r
+        ranked_f[r, key_s[sel]] = f_s[sel]
+        ranked_d[r, key_s[sel]] = d_s[sel]
+    # A micrometre of tolerance: a facility at exactly 500.0 m must count within 500 m.
+    counts = {r: np.bincount(key_s[d_s <= r + _EPS_M], minlength=size) for r in CIRCLES_M}
+
+    # The nearest facility at any distance (network: one min_only Dijkstra per category).
+    nearest_f = np.full(size, -1, dtype=np.int64)
+    nearest_d = np.full(size, np.nan)
+    for c in range(n_c):
+        fidx = np.flatnonzero(cat_code == c)
+        keys = np.arange(n_o) * n_c + c
+        if len(fidx) == 0:
+            continue
+        # Within the search radius the first ranked facility is the nearest of all; only
+        # origins with none in range need the unbounded search.
+        best = ranked_d[0, keys].copy()
+        arg = ranked_f[0, keys].copy()
+        missing = np.flatnonzero(arg < 0)
+        off_missing = missing[off_network[missing]]
+        missing = missing[~off_network[missing]]
+        if len(missing) and network is not None:
+            sel = np.isin(ap_group, missing)
+            src, dist = nearest_within_network(network, ap_xy[sel], svc_xy[fidx])
+            far, far_arg = _group_min(dist, ap_group[sel], n_o, np.where(src >= 0, fidx[np.maximum(src, 0)], -1))
+            best[missing] = np.where(np.isfinite(far[missing]), far[missing], np.nan)
+            arg[missing] = far_arg[missing]
+        elif len(missing):
+            off_missing = np.concatenate([off_missing, missing])
+        if len(off_missing):
+            sub_tree = shapely.STRtree(svc_geoms[fidx])
+            (qo, qf), qd = sub_tree.query_nearest(org_geoms[off_missing], return_distance=True, all_matches=False)
+            best[off_missing[qo]], arg[off_missing[qo]] = qd, fidx[qf]
+        inside_c = inside_o[cat_code[inside_f] == c] if len(inside_o) else np.zeros(0, int)
+        best[inside_c] = 0.0
+        arg[inside_c] = inside_f[cat_code[inside_f] == c]
+        nearest_f[keys] = arg
+        nearest_d[keys] = best
+
+    # The straight-line nearest, for origins with no walkable facility and for straight_m.
+    straight_f = np.full(size, -1, dtype=np.int64)
+    for c in range(n_c):
+        fidx = np.flatnonzero(cat_code == c)
+        if len(fidx):
+            (qo, qf) = shapely.STRtree(svc_geoms[fidx]).query_nearest(org_geoms, all_matches=False)
+            straight_f[qo * n_c + c] = fidx[qf]
+    reachable = nearest_f >= 0
+    shown_f = np.where(reachable, nearest_f, straight_f)
+    has = shown_f >= 0
+    origin_of_key = np.repeat(np.arange(n_o), n_c)
+    straight_m = np.full(size, np.nan)
+    straight_m[has] = shapely.distance(org_geoms[origin_of_key[has]], svc_geoms[shown_f[has]])
+
+    names = svc["name"].astype(str).to_numpy()
+    ids = svc["id"].to_numpy() if "id" in svc.columns else np.arange(len(svc))
+
+    def pick(arr, idx):
+        out = np.full(len(idx), None, dtype=object)
+        ok = idx >= 0
+        out[ok] = arr[idx[ok]]
+        return out
+
+    cat_arr = np.tile(np.array(cats, dtype=object), n_o)
+    std = np.array([standards[c].standard_m if standards[c].standard_m is not None else np.nan for c in cats])
+    req = np.array([standards[c].required for c in cats])
+    std_k, req_k = np.tile(std, n_o), np.tile(req, n_o)
+    dist_for_standard = nearest_d if basis == "network" else straight_m
+    dist_for_standard = np.where(np.repeat(off_network, n_c), straight_m, dist_for_standard)
+    meets = np.where(req_k, np.nan_to_num(dist_for_standard, nan=np.inf) <= np.nan_to_num(std_k, nan=-1) + _EPS_M, True)
+    origin_ids = org["id"].to_numpy() if "id" in org.columns else org.index.to_numpy()
+    origin_names = org["name"].astype(str).to_numpy() if "name" in org.columns else origin_ids.astype(str)
+    report = pd.DataFrame({
+        "origin_id": origin_ids[origin_of_key],
+        "origin_name": origin_names[origin_of_key],
+        "category": cat_arr,
+        "category_zh": np.tile(np.array([standards[c].label_zh for c in cats], dtype=object), n_o),
+        "nearest_name": pick(names, shown_f),
+        "nearest_id": pick(ids, shown_f),
+        "straight_m": np.round(straight_m, 1),
+        "network_m": np.where(np.repeat(off_network, n_c), np.nan, np.round(nearest_d, 1))
+        if basis == "network" else np.nan,
+        "reachable": reachable if basis == "network" else has,
+        "second_name": pick(names, ranked_f[1]),
+        "second_m": np.round(ranked_d[1], 1),
+        "third_name": pick(names, ranked_f[2]),
+        "third_m": np.round(ranked_d[2], 1),
+        "count_300": counts[300], "count_500": counts[500], "count_1000": counts[1000],
+        "standard_m": std_k,
+        "required": req_k,
+        "meets_standard": meets.astype(bool),
+        "basis": np.where(np.repeat(off_network, n_c), "straight (off network)", basis),
+    })
+    gap_zh, gap_en = _gap_lines(report, standards)
+    report["gap_zh"] = pd.Series(gap_zh, index=report.index, dtype=object)
+    report["gap_en"] = pd.Series(gap_en, index=report.index, dtype=object)
+    return report[REPORT_COLUMNS]
+
+
+def _gap_lines(report: pd.DataFrame, standards: dict[str, Standard]) -> tuple[list, list]:
+    zh, en = [], []
+    for cat, meets, std, reachable, req in zip(report.category, report.meets_standard, report.standard_m,
+                                               report.reachable, report.required, strict=True):
+        if meets or not req:
+            zh.append(None)
+            en.append(None)
+            continue
+        s = standards[cat]
+        if not reachable:
+            zh.append(f"步行不可达{s.label_zh}")
+            en.append(f"no {s.label_en} reachable on foot")
+        else:
+            zh.append(f"{std:g} m 内无{s.label_zh}")
+            en.append(f"no {s.label_en} within {std:g} m")
+    return zh, en
+
+
+def area_summary(report: pd.DataFrame) -> pd.DataFrame:
+    """Per origin: categories met / required, coverage score (0–1) and the gap lines."""
+    req = report[report.required]
+    grouped = req.groupby(["origin_id", "origin_name"], sort=False)
+    summary = grouped.agg(categories_required=("required", "size"), categories_met=("meets_standard", "sum"))
+    summary["coverage_score"] = (summary.categories_met / summary.categories_required).round(3)
+    summary["gaps_zh"] = grouped.gap_zh.agg(lambda s: "；".join(x for x in s if isinstance(x, str)))
+    summary["gaps_en"] = grouped.gap_en.agg(lambda s: "; ".join(x for x in s if isinstance(x, str)))
+    return summary.reset_index()
+
+
+def share_within_standard(report: pd.DataFrame, households: pd.Series) -> pd.DataFrame:
+    """City-wide: share of households (by origin id) within the standard of each category."""
+    h = report.origin_id.map(households).fillna(0).astype(float)
+    frame = report.assign(households=h, within=h * report.meets_standard)
+    out = frame[frame.required].groupby(["category", "category_zh"], sort=False).agg(
+        households=("households", "sum"), households_within=("within", "sum"))
+    total = out.households.where(out.households > 0)
+    out["share"] = (out.households_within / total).round(4)
+    return out.reset_index()
