@@ -23,6 +23,7 @@ import numpy as np
 import shapely
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
 
 from gis.crs import metric_crs
 from gis.errors import InputError
@@ -41,6 +42,12 @@ class Snapped:
     offset: np.ndarray
     xy: np.ndarray
 
+    def __getitem__(self, index) -> Snapped:
+        return Snapped(self.segment[index], self.t[index], self.offset[index], self.xy[index])
+
+    def __len__(self) -> int:
+        return len(self.segment)
+
 
 @dataclass
 class WalkNetwork:
@@ -54,6 +61,8 @@ class WalkNetwork:
     graph: csr_matrix  # (N, N) symmetric, metres
     component: np.ndarray  # (N,) connected-component label
     tree: shapely.STRtree  # over the segments
+    mid_tree: cKDTree | None = None  # over segment midpoints, for fast snapping
+    half_max_len: float = 0.0
 
     @property
     def n_nodes(self) -> int:
@@ -63,21 +72,50 @@ class WalkNetwork:
     def n_segments(self) -> int:
         return len(self.seg_u)
 
-    def snap(self, xy: np.ndarray) -> Snapped:
-        """Snap (K, 2) points (in ``self.crs``) to the nearest point of the nearest segment."""
+    def snap(self, xy) -> Snapped:
+        """Snap (K, 2) points (in ``self.crs``) to the nearest point of the nearest segment.
+
+        Exact. A k-d tree of segment midpoints proposes candidates: any segment nearer
+        than the best candidate found has its midpoint within that distance plus half the
+        longest segment, so when the k-th midpoint is farther than that bound the answer is
+        proven; the remaining points go to the R-tree's exact nearest query.
+        """
+        if isinstance(xy, Snapped):
+            return xy
         xy = np.asarray(xy, dtype=float).reshape(-1, 2)
         if len(xy) == 0:
             return Snapped(np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros((0, 2)))
-        (src, seg), dist = self.tree.query_nearest(shapely.points(xy), return_distance=True, all_matches=False)
-        order = np.argsort(src, kind="stable")
-        seg, dist = seg[order], dist[order]
-        a = self.node_xy[self.seg_u[seg]]
-        b = self.node_xy[self.seg_v[seg]]
-        ab = b - a
-        length2 = np.einsum("ij,ij->i", ab, ab)
-        t = np.clip(np.einsum("ij,ij->i", xy - a, ab) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
-        snapped = a + t[:, None] * ab
-        return Snapped(seg, t, dist, snapped)
+        k = min(_SNAP_CANDIDATES, self.n_segments)
+        mid_d, cand = self.mid_tree.query(xy, k=k)
+        cand = cand.reshape(len(xy), k)
+        mid_d = mid_d.reshape(len(xy), k)
+        t, dist, _ = _project(xy[:, None, :], self.node_xy[self.seg_u[cand]], self.node_xy[self.seg_v[cand]])
+        best = np.argmin(dist, axis=1)
+        rows = np.arange(len(xy))
+        seg = cand[rows, best]
+        offset = dist[rows, best]
+        proven = (mid_d[:, -1] > offset + self.half_max_len) | (k == self.n_segments)
+        if not proven.all():
+            todo = np.flatnonzero(~proven)
+            (src, exact), _ = self.tree.query_nearest(shapely.points(xy[todo]), return_distance=True,
+                                                      all_matches=False)
+            seg[todo[src]] = exact
+        a, b = self.node_xy[self.seg_u[seg]], self.node_xy[self.seg_v[seg]]
+        t, offset, snapped = _project(xy, a, b)
+        return Snapped(seg, t, offset, snapped)
+
+
+_SNAP_CANDIDATES = 8
+
+
+def _project(p: np.ndarray, a: np.ndarray, b: np.ndarray):
+    """Fraction along a→b of p's projection, the distance to it, and the projected point."""
+    ab = b - a
+    length2 = (ab * ab).sum(axis=-1)
+    t = np.clip(((p - a) * ab).sum(axis=-1) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
+    proj = a + t[..., None] * ab
+    diff = p - proj
+    return t, np.sqrt((diff * diff).sum(axis=-1)), proj
 
 
 def build_network(roads: gpd.GeoDataFrame | gpd.GeoSeries, crs=None) -> WalkNetwork:
@@ -120,7 +158,9 @@ def build_network(roads: gpd.GeoDataFrame | gpd.GeoSeries, crs=None) -> WalkNetw
     n_comp, component = connected_components(graph, directed=False)
     segs = shapely.linestrings(np.stack([node_xy[u], node_xy[v]], axis=1))
     log.info("walking network: %d nodes, %d segments, %d component(s)", len(node_xy), len(u), n_comp)
-    return WalkNetwork(crs, node_xy, u, v, seg_len, graph, component, shapely.STRtree(segs))
+    mids = (node_xy[u] + node_xy[v]) / 2.0
+    return WalkNetwork(crs, node_xy, u, v, seg_len, graph, component, shapely.STRtree(segs),
+                       cKDTree(mids), float(seg_len.max()) / 2.0)
 
 
 def _symmetric_min(u, v, w, n) -> csr_matrix:
@@ -164,9 +204,12 @@ def _same_segment(org: Snapped, fac: Snapped, net: WalkNetwork, oi: np.ndarray, 
     return np.where(same, direct, np.inf)
 
 
-def pairs_within(net: WalkNetwork, origins_xy: np.ndarray, facilities_xy: np.ndarray, limit: float,
+def pairs_within(net: WalkNetwork, origins_xy, facilities_xy, limit: float,
                  tile: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (origin, facility) pairs within ``limit`` metres of walking, with their distances.
+
+    ``origins_xy`` and ``facilities_xy`` are (K, 2) arrays in ``net.crs`` or already
+    :class:`Snapped`. Each pair appears once, in no particular order.
 
     Returns
     -------
@@ -208,29 +251,22 @@ def pairs_within(net: WalkNetwork, origins_xy: np.ndarray, facilities_xy: np.nda
         du = np.where(lu >= 0, dist[:, np.maximum(lu, 0)], np.inf) + org.t[origins] * o_len[origins]
         dv = np.where(lv >= 0, dist[:, np.maximum(lv, 0)], np.inf) + (1 - org.t[origins]) * o_len[origins]
         d = np.minimum(du, dv) + org.offset[origins]
+        # A pair on one segment may be closer directly than through the segment's ends.
+        same = fac.segment[facs][:, None] == org.segment[origins][None, :]
+        if same.any():
+            fs, os_ = np.nonzero(same)
+            direct = _same_segment(org, fac, net, origins[os_], facs[fs])
+            d[fs, os_] = np.minimum(d[fs, os_], direct)
         fi, oj = np.nonzero(d <= limit)
-        oi, fidx, dd = origins[oj], facs[fi], d[fi, oj]
-        same = np.flatnonzero(np.isin(fac.segment[facs], org.segment[origins]))
-        if len(same):  # pairs on one segment may be closer directly than through the ends
-            so, sf = np.nonzero(org.segment[origins][:, None] == fac.segment[facs[same]][None, :])
-            extra_o, extra_f = origins[so], facs[same[sf]]
-            extra_d = _same_segment(org, fac, net, extra_o, extra_f)
-            oi, fidx, dd = np.concatenate([oi, extra_o]), np.concatenate([fidx, extra_f]), np.concatenate([dd, extra_d])
-        keep = dd <= limit
-        out_o.append(oi[keep])
-        out_f.append(fidx[keep])
-        out_d.append(dd[keep])
+        out_o.append(origins[oj])
+        out_f.append(facs[fi])
+        out_d.append(d[fi, oj])
         local[nodes] = -1
     if not out_o:
         empty = np.zeros(0, int)
         return empty, empty, np.zeros(0)
-    oi, fi, dd = np.concatenate(out_o), np.concatenate(out_f), np.concatenate(out_d)
-    # A same-segment pair can appear twice (through the ends and directly): keep the minimum.
-    order = np.lexsort((dd, fi, oi))
-    oi, fi, dd = oi[order], fi[order], dd[order]
-    first = np.ones(len(oi), bool)
-    first[1:] = (oi[1:] != oi[:-1]) | (fi[1:] != fi[:-1])
-    return oi[first], fi[first], dd[first]
+    # Each facility belongs to one tile and meets each origin once: pairs are unique.
+    return np.concatenate(out_o), np.concatenate(out_f), np.concatenate(out_d)
 
 
 _TILE_STRIDE = 1 << 20
@@ -263,8 +299,7 @@ def _gather(order: np.ndarray, sorted_keys: np.ndarray, keys: np.ndarray) -> np.
     return np.concatenate([order[a:b] for a, b in zip(lo, hi, strict=True) if b > a])
 
 
-def nearest_within_network(net: WalkNetwork, origins_xy: np.ndarray, facilities_xy: np.ndarray
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def nearest_within_network(net: WalkNetwork, origins_xy, facilities_xy) -> tuple[np.ndarray, np.ndarray]:
     """Nearest facility by walking for each origin, without a distance limit.
 
     One multi-source Dijkstra (``min_only``) from all facilities. Returns (facility index

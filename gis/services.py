@@ -24,6 +24,24 @@ from gis.standards import CIRCLES_M, Standard, default_standards
 
 log = logging.getLogger(__name__)
 _EPS_M = 1e-6
+_MM_MAX = (1 << 31) - 1  # distances are sorted in whole millimetres, up to 2,147 km
+
+
+def _straight_pairs(tree, org_geoms, svc_geoms, origins: np.ndarray, radius: float):
+    """Straight-line (origin, facility, metres) pairs within ``radius`` for some origins."""
+    if len(origins) == 0:
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+    qo, qf = tree.query(org_geoms[origins], predicate="dwithin", distance=radius)
+    qo = origins[qo]
+    points = shapely.get_type_id(org_geoms[qo]) == 0
+    d = np.empty(len(qo))
+    if points.any():  # point to point: plain numpy is much faster than GEOS
+        a = shapely.get_coordinates(org_geoms[qo[points]])
+        b = shapely.get_coordinates(svc_geoms[qf[points]])
+        d[points] = np.hypot(*(a - b).T)
+    if (~points).any():
+        d[~points] = shapely.distance(org_geoms[qo[~points]], svc_geoms[qf[~points]])
+    return qo, qf, d
 
 REPORT_COLUMNS = [
     "origin_id", "origin_name", "category", "category_zh", "nearest_name", "nearest_id", "straight_m",
@@ -152,33 +170,37 @@ def nearest_services(
     tree = shapely.STRtree(svc_geoms)
     inside_o, inside_f = tree.query(org_geoms, predicate="contains") if len(svc) else (np.zeros(0, int),) * 2
 
-    # Straight-line pairs within the search radius (also the basis without a network).
-    so, sf = tree.query(org_geoms, predicate="dwithin", distance=search_m) if len(svc) else (np.zeros(0, int),) * 2
-    sd = shapely.distance(org_geoms[so], svc_geoms[sf])
-
     basis = "network" if network is not None else "straight"
     ap_xy, ap_group = access_points(org_geoms, spacing)
     off_network = np.zeros(n_o, bool)
     if network is not None:
-        on = network.snap(ap_xy).offset <= max_snap_m
+        ap_snap = network.snap(ap_xy)
+        svc_snap = network.snap(svc_xy)
+        on = ap_snap.offset <= max_snap_m
         off_network = ~np.isin(np.arange(n_o), ap_group[on])
-        ap_xy, ap_group = ap_xy[on], ap_group[on]
+        ap_snap, ap_group = ap_snap[on], ap_group[on]
         if off_network.any():
             log.info("%d origin(s) lie more than %g m from any road: measured straight-line",
                      int(off_network.sum()), max_snap_m)
-            off_s = np.isin(so, np.flatnonzero(off_network))
+    # Straight-line pairs: the basis without a network, and for origins off the network.
+    straight_origins = np.flatnonzero(off_network) if network is not None else np.arange(n_o)
+    so, sf, sd = _straight_pairs(tree, org_geoms, svc_geoms, straight_origins, search_m) if len(svc) \
+        else (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
+
     if network is not None and len(svc):
-        ao, af, ad = pairs_within(network, ap_xy, svc_xy, search_m)
-        po, pf, pd_ = _reduce_min(ap_group[ao], af, ad)
-        po = np.concatenate([po, inside_o, so[off_s] if off_network.any() else so[:0]])
-        pf = np.concatenate([pf, inside_f, sf[off_s] if off_network.any() else sf[:0]])
-        pd_ = np.concatenate([pd_, np.zeros(len(inside_o)), sd[off_s] if off_network.any() else sd[:0]])
-        po, pf, pd_ = _reduce_min(po, pf, pd_)
+        ao, af, ad = pairs_within(network, ap_snap, svc_snap, search_m)
+        point_like = len(ap_group) == n_o and bool((ap_group == np.arange(n_o)).all())
+        po, pf, pd_ = (ao, af, ad) if point_like else _reduce_min(ap_group[ao], af, ad)
+        if len(inside_o) or len(so):
+            po, pf, pd_ = _reduce_min(np.concatenate([po, inside_o, so]), np.concatenate([pf, inside_f, sf]),
+                                      np.concatenate([pd_, np.zeros(len(inside_o)), sd]))
     else:
         po, pf, pd_ = so, sf, sd
 
     key = po * n_c + cat_code[pf]
-    order = np.lexsort((pd_, key))
+    # One int64 sort key: (origin, category) high, distance in millimetres low.
+    mm = np.minimum(np.round(pd_ * 1000.0), _MM_MAX).astype(np.int64)
+    order = np.argsort(key.astype(np.int64) * (_MM_MAX + 1) + mm)
     key_s, f_s, d_s = key[order], pf[order], pd_[order]
     start = np.ones(len(key_s), bool)
     start[1:] = key_s[1:] != key_s[:-1]
@@ -211,7 +233,7 @@ def nearest_services(
         missing = missing[~off_network[missing]]
         if len(missing) and network is not None:
             sel = np.isin(ap_group, missing)
-            src, dist = nearest_within_network(network, ap_xy[sel], svc_xy[fidx])
+            src, dist = nearest_within_network(network, ap_snap[sel], svc_snap[fidx])
             far, far_arg = _group_min(dist, ap_group[sel], n_o, np.where(src >= 0, fidx[np.maximum(src, 0)], -1))
             best[missing] = np.where(np.isfinite(far[missing]), far[missing], np.nan)
             arg[missing] = far_arg[missing]
