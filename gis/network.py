@@ -16,6 +16,10 @@ from __future__ import annotations
 __all__ = ["WalkNetwork", "Snapped", "build_network", "pairs_within", "nearest_within_network"]
 
 import logging
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -31,6 +35,35 @@ from gis.errors import InputError
 log = logging.getLogger(__name__)
 
 _NODE_PRECISION = 100.0  # 1 cm: end points closer than this are the same node
+_WORKERS = min(2, os.cpu_count() or 1)
+_MIN_TILES_PER_WORKER = 64  # below this a fork costs more than it saves
+_FORKED_JOB = None  # the tile loop, handed to the forked child by inheritance
+
+
+def _forked_tiles(keys: np.ndarray):
+    return _FORKED_JOB(keys)
+
+
+def _run_split(run, keys: np.ndarray, workers: int | None):
+    """Run ``run`` over tile keys, in a forked second process too when worth it.
+
+    scipy's Dijkstra holds the GIL, so threads do not help. A fork shares the graph
+    copy-on-write and returns its pairs by pickle. It is only used when this process has a
+    single thread (forking a threaded server can deadlock) and fork is available.
+    """
+    global _FORKED_JOB
+    n = workers or (_WORKERS if len(keys) >= 2 * _MIN_TILES_PER_WORKER else 1)
+    if n < 2 or threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [run(keys)]
+    mine, theirs = keys[0::2], keys[1::2]  # interleaved: dense and sparse tiles split evenly
+    _FORKED_JOB = run
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+            future = pool.submit(_forked_tiles, theirs)
+            parts = [run(mine), future.result()]
+    finally:
+        _FORKED_JOB = None
+    return parts
 
 
 @dataclass
@@ -86,7 +119,7 @@ class WalkNetwork:
         if len(xy) == 0:
             return Snapped(np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros((0, 2)))
         k = min(_SNAP_CANDIDATES, self.n_segments)
-        mid_d, cand = self.mid_tree.query(xy, k=k)
+        mid_d, cand = self.mid_tree.query(xy, k=k, workers=-1)  # cKDTree threads release the GIL
         cand = cand.reshape(len(xy), k)
         mid_d = mid_d.reshape(len(xy), k)
         t, dist, _ = _project(xy[:, None, :], self.node_xy[self.seg_u[cand]], self.node_xy[self.seg_v[cand]])
@@ -205,11 +238,13 @@ def _same_segment(org: Snapped, fac: Snapped, net: WalkNetwork, oi: np.ndarray, 
 
 
 def pairs_within(net: WalkNetwork, origins_xy, facilities_xy, limit: float,
-                 tile: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 tile: float | None = None, workers: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (origin, facility) pairs within ``limit`` metres of walking, with their distances.
 
     ``origins_xy`` and ``facilities_xy`` are (K, 2) arrays in ``net.crs`` or already
-    :class:`Snapped`. Each pair appears once, in no particular order.
+    :class:`Snapped`. Each pair appears once, in no particular order. Large searches use a
+    second forked process when there are two cores (``workers`` overrides).
 
     Returns
     -------
@@ -232,36 +267,47 @@ def pairs_within(net: WalkNetwork, origins_xy, facilities_xy, limit: float,
     org_order = np.argsort(org_tiles, kind="stable")
     org_sorted = org_tiles[org_order]
     fac_tiles = node_tiles[n:]
-    local = np.full(graph.shape[0], -1, dtype=np.int64)
-    out_o, out_f, out_d = [], [], []
     o_u, o_v = net.seg_u[org.segment], net.seg_v[org.segment]
     o_len = net.seg_len[org.segment]
-    for key in np.unique(fac_tiles):
-        tx, ty = divmod(int(key), _TILE_STRIDE)
-        ring = np.array([(tx + dx) * _TILE_STRIDE + (ty + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
-        nodes = _gather(node_order, node_sorted, ring)
-        origins = _gather(org_order, org_sorted, ring)
-        if len(origins) == 0:
-            continue
-        facs = np.flatnonzero(fac_tiles == key)
-        local[nodes] = np.arange(len(nodes))
-        sub = graph[nodes][:, nodes]
-        dist = dijkstra(sub, directed=True, indices=local[n + facs], limit=limit)
-        lu, lv = local[o_u[origins]], local[o_v[origins]]
-        du = np.where(lu >= 0, dist[:, np.maximum(lu, 0)], np.inf) + org.t[origins] * o_len[origins]
-        dv = np.where(lv >= 0, dist[:, np.maximum(lv, 0)], np.inf) + (1 - org.t[origins]) * o_len[origins]
-        d = np.minimum(du, dv) + org.offset[origins]
-        # A pair on one segment may be closer directly than through the segment's ends.
-        same = fac.segment[facs][:, None] == org.segment[origins][None, :]
-        if same.any():
-            fs, os_ = np.nonzero(same)
-            direct = _same_segment(org, fac, net, origins[os_], facs[fs])
-            d[fs, os_] = np.minimum(d[fs, os_], direct)
-        fi, oj = np.nonzero(d <= limit)
-        out_o.append(origins[oj])
-        out_f.append(facs[fi])
-        out_d.append(d[fi, oj])
-        local[nodes] = -1
+    keys = np.unique(fac_tiles)
+    fac_order = np.argsort(fac_tiles, kind="stable")
+    fac_sorted = fac_tiles[fac_order]
+
+    def run(tile_keys: np.ndarray):
+        local = np.full(graph.shape[0], -1, dtype=np.int64)
+        out_o, out_f, out_d = [], [], []
+        for key in tile_keys:
+            tx, ty = divmod(int(key), _TILE_STRIDE)
+            ring = np.array([(tx + dx) * _TILE_STRIDE + (ty + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+            origins = _gather(org_order, org_sorted, ring)
+            if len(origins) == 0:
+                continue
+            nodes = _gather(node_order, node_sorted, ring)
+            facs = _gather(fac_order, fac_sorted, np.array([key]))
+            local[nodes] = np.arange(len(nodes))
+            sub = _submatrix(graph, nodes, local)
+            dist = dijkstra(sub, directed=True, indices=local[n + facs], limit=limit)
+            lu, lv = local[o_u[origins]], local[o_v[origins]]
+            du = np.where(lu >= 0, dist[:, np.maximum(lu, 0)], np.inf) + org.t[origins] * o_len[origins]
+            dv = np.where(lv >= 0, dist[:, np.maximum(lv, 0)], np.inf) + (1 - org.t[origins]) * o_len[origins]
+            d = np.minimum(du, dv) + org.offset[origins]
+            # A pair on one segment may be closer directly than through the segment's ends.
+            same = fac.segment[facs][:, None] == org.segment[origins][None, :]
+            if same.any():
+                fs, os_ = np.nonzero(same)
+                direct = _same_segment(org, fac, net, origins[os_], facs[fs])
+                d[fs, os_] = np.minimum(d[fs, os_], direct)
+            fi, oj = np.nonzero(d <= limit)
+            out_o.append(origins[oj].astype(np.int32))  # int32 halves the memory of ~10M pairs
+            out_f.append(facs[fi].astype(np.int32))
+            out_d.append(d[fi, oj])
+            local[nodes] = -1
+        return out_o, out_f, out_d
+
+    parts = _run_split(run, keys, workers)
+    out_o = [a for p in parts for a in p[0]]
+    out_f = [a for p in parts for a in p[1]]
+    out_d = [a for p in parts for a in p[2]]
     if not out_o:
         empty = np.zeros(0, int)
         return empty, empty, np.zeros(0)
@@ -270,6 +316,17 @@ def pairs_within(net: WalkNetwork, origins_xy, facilities_xy, limit: float,
 
 
 _TILE_STRIDE = 1 << 20
+
+
+def _submatrix(graph: csr_matrix, nodes: np.ndarray, local: np.ndarray) -> csr_matrix:
+    """graph[nodes][:, nodes], built directly (scipy's column fancy-indexing is slow)."""
+    starts, ends = graph.indptr[nodes], graph.indptr[nodes + 1]
+    counts = ends - starts
+    row = np.repeat(np.arange(len(nodes)), counts)
+    pos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    col = local[graph.indices[pos]]
+    keep = col >= 0
+    return csr_matrix((graph.data[pos][keep], (row[keep], col[keep])), shape=(len(nodes), len(nodes)))
 
 
 def _same_segment_pairs(org_seg: np.ndarray, fac_seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

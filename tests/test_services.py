@@ -79,7 +79,7 @@ def test_snapping_to_an_edge_mid_block_adds_the_offset(report):
     p = row(report, "A", "primary_school")
     # P1 (150, 230) snaps to (150, 200) on A's segment, 30 m away: not to a node 50 m off.
     assert p.network_m == pytest.approx(30.0, abs=0.05) and p.straight_m == pytest.approx(30.0, abs=0.05)
-    assert p.meets_standard and p.gap_zh is None
+    assert p.meets_standard and pd.isna(p.gap_zh)
 
 
 def test_area_is_measured_from_its_boundary(report):
@@ -138,13 +138,14 @@ def test_unknown_category_and_bad_inputs(grid_origins, grid_services):
         nearest_services(grid_origins, grid_services.drop(columns="category"))
 
 
-def test_tile_size_does_not_change_the_answer(grid_roads):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_tile_size_and_workers_do_not_change_the_answer(grid_roads, workers):
     net = build_network(grid_roads)
     rng = np.random.default_rng(5)
     o = np.column_stack([X0 + rng.uniform(0, 1000, 200), Y0 + rng.uniform(0, 1000, 200)])
     f = np.column_stack([X0 + rng.uniform(0, 1000, 150), Y0 + rng.uniform(0, 1000, 150)])
     a = pairs_within(net, o, f, 400, tile=400)
-    b = pairs_within(net, o, f, 400, tile=2000)
+    b = pairs_within(net, o, f, 400, tile=2000 if workers == 1 else 150, workers=workers)
     ka, kb = np.lexsort((a[1], a[0])), np.lexsort((b[1], b[0]))
     for x, y in zip(a, b, strict=True):
         np.testing.assert_allclose(x[ka], y[kb])
