@@ -64,3 +64,76 @@ def analysis_inputs(store: LayerStore, standards_file=None) -> AnalysisInputs:
             network = build_network(store.read(roads[0]))
     standards = load_standards(standards_file) if standards_file else default_standards()
     return AnalysisInputs(areas, services, network, standards)
+
+
+def parse_require(text: str | None) -> dict[str, float]:
+    """``kindergarten:300,primary_school:500`` → {category: metres}."""
+    from gis.errors import InputError
+
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        name, _, value = part.partition(":")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise InputError(f"--require expects category:metres, e.g. kindergarten:300; got {part!r}") from None
+        if out[name.strip()] <= 0:
+            raise InputError(f"--require {part!r}: metres must be positive")
+    return out
+
+
+def units_for(area_row, units: int | None) -> int | None:
+    """The units to resettle: as asked, else the area's own units, else its households."""
+    if units:
+        return int(units)
+    for col in ("units", "households"):
+        value = area_row.get(col)
+        if value is not None and value == value and int(value) > 0:
+            return int(value)
+    return None
+
+
+def select_on_surface(store: LayerStore, area_key, *, out_dir, spec=None, units=None, max_distance=None,
+                      require=None, top=5, land_status=None):
+    """Build the surface for an area and select sites on it: one path for CLI, API and maps."""
+    from gis.errors import InputError
+    from gis.suitability.model import build_surface, default_spec
+    from gis.suitability.regions import grow_regions
+    from gis.suitability.sites import SiteRules, score_parcels, select_sites
+
+    inputs = analysis_inputs(store)
+    origin = resolve_area(inputs.areas, area_key)
+    spec = spec or default_spec(max_distance_m=float(max_distance or 3000.0))
+    if max_distance and max_distance > spec.max_distance_m:
+        from dataclasses import replace
+
+        spec = replace(spec, max_distance_m=float(max_distance))
+    layers = {i.kind: i.name for i in reversed(store.layers())}
+    roads = store.read(layers["roads"]) if "roads" in layers else None
+    constraints = store.read(layers["constraints"]) if "constraints" in layers else None
+    dem = store.read_raster(layers["dem"]) if "dem" in layers else None
+    try:
+        if dem is None and any(c.source == "slope" for c in spec.criteria):
+            from dataclasses import replace
+
+            spec = replace(spec, criteria=tuple(c for c in spec.criteria if c.source != "slope"))
+        surface = build_surface(origin, out_dir, services=inputs.services, roads=roads, network=inputs.network,
+                                constraints=constraints, dem=dem, spec=spec)
+    finally:
+        if dem is not None:
+            dem.close()
+    n_units = units_for(origin.iloc[0], units)
+    rules = SiteRules(units=n_units, max_distance_m=max_distance, require=require or {}, top=top,
+                      land_status=tuple(land_status) if land_status else None)
+    if "parcels" in layers:
+        scored = score_parcels(store.read(layers["parcels"]), surface, constraints, origin, inputs.network)
+        selection = select_sites(scored, rules, services=inputs.services, network=inputs.network)
+        return origin, surface, selection, None
+    if not n_units:
+        raise InputError("without a parcel layer, give --units to size the regions")
+    import rasterio
+
+    with rasterio.open(surface.surface_path) as src:
+        regions = grow_regions(src.read(1), surface.grid, n_units * rules.unit_floor_area_m2 / rules.default_far,
+                               top=top)
+    return origin, surface, None, regions

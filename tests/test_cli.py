@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from renewal_cli.main import main
@@ -91,3 +92,47 @@ def test_isochrones_written_as_geojson(store_path, tmp_path, capsys):
 def test_unknown_area_is_a_clear_error(store_path, capsys):
     assert main(["--store", str(store_path), "services", "不存在的片区"]) == 2
     assert "no renewal area '不存在的片区'" in capsys.readouterr().err
+
+
+def test_weights_from_an_ahp_csv(tmp_path, capsys):
+    from tests.test_suitability import HOUSE_NAMES, SAATY_HOUSE
+
+    good = tmp_path / "ahp.csv"
+    good.write_text("criterion,origin,school,bus\norigin,1,3,9\nschool,1/3,1,3\nbus,1/9,1/3,1\n", encoding="utf-8")
+    assert main(["weights", "--ahp", str(good), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["weights"] == {"origin": 0.6923, "school": 0.2308, "bus": 0.0769} and data["consistent"]
+    bad = tmp_path / "house.csv"
+    bad.write_text(",".join(["criterion"] + HOUSE_NAMES) + "\n" + "\n".join(
+        ",".join([n] + row.split()) for n, row in zip(HOUSE_NAMES, SAATY_HOUSE.splitlines(), strict=True)),
+        encoding="utf-8")
+    assert main(["weights", "--ahp", str(bad)]) == 2
+    assert "neighborhood vs condition" in capsys.readouterr().err
+
+
+def test_site_select_for_west_big_well(store_path, capsys):
+    assert main(["--store", str(store_path), "site-select", "--for", "西大井片区", "--units", "1000",
+                 "--require", "kindergarten:300", "--sensitivity", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["mode"] == "parcels" and 1 <= len(data["candidates"]) <= 5
+    first = data["candidates"][0]
+    assert sum(first["contributions"].values()) == pytest.approx(first["score"], abs=1e-3)
+    assert first["area_m2"] >= first["required_m2"] and first["required_m2"] == pytest.approx(1000 * 90 / 2.5, rel=0.5)
+    assert data["removed_by_rule"]["constraints"] > 0 and "sensitivity" in data
+
+
+def test_suitability_surface_is_a_tiled_geotiff_with_overviews(store_path, tmp_path, capsys):
+    import rasterio
+
+    out = tmp_path / "surface.tif"
+    assert main(["--store", str(store_path), "suitability", "--for", "1", "-o", str(out)]) == 0
+    with rasterio.open(out) as src:
+        assert src.crs.to_epsg() == 4547 and src.res == (10.0, 10.0) and src.dtypes[0] == "float32"
+        assert src.overviews(1) and src.profile["tiled"]
+        data = src.read(1)
+        assert np.isnan(data).any() and np.nanmax(data) <= 1 and np.nanmin(data) >= 0
+
+
+def test_site_select_bad_require(store_path, capsys):
+    assert main(["--store", str(store_path), "site-select", "--for", "1", "--require", "kindergarten"]) == 2
+    assert "category:metres" in capsys.readouterr().err

@@ -1,0 +1,126 @@
+"""Combine criterion rasters into a suitability surface, tile by tile with windowed I/O.
+
+Each criterion is a float32 GeoTIFF of raw values on one grid. For every window the raw
+values are read, transformed to [0, 1], combined (weighted sum, weighted product or
+minimum), multiplied by the penalty factor and set to NoData where excluded; the window
+is written and the next one read, so memory stays proportional to the tile, not the grid.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Criterion", "METHODS", "combine_rasters", "combine_arrays"]
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+
+from gis.errors import InputError
+from gis.suitability.transforms import Transform, apply_transform
+
+METHODS = ("weighted_sum", "weighted_product", "minimum")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    path: str
+    transform: Transform
+    weight: float
+
+
+def combine_arrays(values: list[np.ndarray], weights: list[float], method: str = "weighted_sum") -> np.ndarray:
+    """Combine transformed (0–1) arrays. Weights are normalized to sum to 1.
+
+    Examples
+    --------
+    >>> a, b = np.array([1.0, 0.5], np.float32), np.array([0.0, 0.5], np.float32)
+    >>> combine_arrays([a, b], [3, 1]).tolist()
+    [0.75, 0.5]
+    >>> combine_arrays([a, b], [1, 1], "minimum").tolist()
+    [0.0, 0.5]
+    """
+    if method not in METHODS:
+        raise InputError(f"unknown combination {method!r}; use one of {', '.join(METHODS)}")
+    w = np.asarray(weights, dtype=np.float64)
+    if len(values) == 0 or len(values) != len(w) or (w < 0).any() or w.sum() <= 0:
+        raise InputError("need one non-negative weight per criterion, not all zero")
+    w = (w / w.sum()).astype(np.float32)
+    if method == "weighted_sum":
+        out = values[0] * w[0]
+        for v, wi in zip(values[1:], w[1:], strict=True):
+            out += v * wi
+        return out
+    if method == "weighted_product":
+        out = np.power(values[0], w[0])
+        for v, wi in zip(values[1:], w[1:], strict=True):
+            out *= np.power(v, wi)
+        return out
+    out = values[0].copy()
+    for v in values[1:]:
+        np.minimum(out, v, out=out)
+    return out
+
+
+def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weighted_sum", reason_path=None,
+                    factor_path=None, tile: int = 1024, overviews: bool = True, compress: str | None = "ZSTD",
+                    progress=None) -> str:
+    """Write the suitability surface of ``criteria`` to ``out_path`` (float32 GeoTIFF, NaN NoData).
+
+    ``reason_path`` (uint8, non-zero = excluded) and ``factor_path`` (float32 multiplier)
+    are optional rasters on the same grid. Overviews (2, 4, 8, 16; average) are built when
+    ``overviews`` is set, so map tiles at low zoom read little.
+    """
+    if not criteria:
+        raise InputError("no criteria to combine")
+    weights = [c.weight for c in criteria]
+    srcs = [rasterio.open(c.path) for c in criteria]
+    extra = [rasterio.open(p) for p in (reason_path, factor_path) if p]
+    try:
+        first = srcs[0]
+        for s in srcs[1:] + extra:
+            if (s.width, s.height, s.transform) != (first.width, first.height, first.transform):
+                raise InputError(f"{s.name} is not on the grid of {first.name}; build criteria on one grid")
+        profile = first.profile.copy()
+        profile.update(dtype="float32", count=1, nodata=float("nan"), tiled=True, blockxsize=512,
+                       blockysize=512, BIGTIFF="IF_SAFER", NUM_THREADS="ALL_CPUS")
+        if compress:
+            profile.update(compress=compress, predictor=3 if compress in ("ZSTD", "DEFLATE", "LZW") else 1)
+        else:
+            profile.pop("compress", None)
+        reason = extra[0] if reason_path else None
+        factor = extra[-1] if factor_path else None
+        tmp = f"{out_path}.part"
+        with rasterio.open(tmp, "w", **profile) as dst:
+            for window in _windows(first.width, first.height, tile):
+                values = [apply_transform(s.read(1, window=window), c.transform)
+                          for s, c in zip(srcs, criteria, strict=True)]
+                out = combine_arrays(values, weights, method)
+                if factor is not None:
+                    out *= factor.read(1, window=window)
+                if reason is not None:
+                    out[reason.read(1, window=window) > 0] = np.nan
+                dst.write(out, 1, window=window)
+                if progress is not None:
+                    progress.update(window.width * window.height)
+            if overviews:
+                levels = [f for f in (2, 4, 8, 16) if min(first.width, first.height) // f >= 64]
+                if levels:
+                    dst.build_overviews(levels, Resampling.average)
+        os.replace(tmp, out_path)
+    finally:
+        for s in srcs + extra:
+            s.close()
+        if os.path.exists(f"{out_path}.part"):
+            os.remove(f"{out_path}.part")
+    return str(out_path)
+
+
+def _windows(width: int, height: int, tile: int):
+    from rasterio.windows import Window
+
+    for row in range(0, height, tile):
+        for col in range(0, width, tile):
+            yield Window(col, row, min(tile, width - col), min(tile, height - row))

@@ -1,0 +1,248 @@
+"""Suitability: transforms at their thresholds, combination with known answers, AHP against
+Saaty's published example, parcel rules, regions and sensitivity."""
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from rasterio.transform import from_origin
+
+from gis.errors import InputError
+from gis.suitability.combine import Criterion, combine_arrays, combine_rasters
+from gis.suitability.grid import Grid
+from gis.suitability.model import CriterionSpec, SuitabilitySpec, build_surface, load_spec
+from gis.suitability.regions import grow_regions
+from gis.suitability.sensitivity import weight_sensitivity
+from gis.suitability.sites import SiteRules, score_parcels, select_sites
+from gis.suitability.transforms import (
+    Transform,
+    apply_transform,
+    classes,
+    far,
+    gaussian,
+    linear,
+    ms_large,
+    ms_small,
+    near,
+)
+from gis.suitability.weights import ahp_weights
+
+X0, Y0 = 430000.0, 3900000.0
+
+SAATY_HOUSE = """1 5 3 7 6 6 1/3 1/4
+1/5 1 1/3 5 3 3 1/5 1/7
+1/3 3 1 6 3 4 6 1/5
+1/7 1/5 1/6 1 1/3 1/4 1/7 1/8
+1/6 1/3 1/3 3 1 1/2 1/5 1/6
+1/6 1/3 1/4 4 2 1 1/5 1/6
+3 5 1/6 7 5 5 1 1/2
+4 7 5 8 6 6 2 1"""
+HOUSE_NAMES = ["size", "transportation", "neighborhood", "age", "yard", "modern_facilities", "condition", "financing"]
+
+
+def saaty_matrix():
+    from fractions import Fraction
+
+    return np.array([[float(Fraction(x)) for x in row.split()] for row in SAATY_HOUSE.splitlines()])
+
+
+# --- transforms at their thresholds -----------------------------------------------------
+
+def test_linear_at_thresholds():
+    assert linear([0, 100, 200, 300], 100, 200).tolist() == [0, 0, 1, 1]
+    assert linear([150], 100, 200)[0] == pytest.approx(0.5)
+    assert linear([100, 200], 100, 200, increasing=False).tolist() == [1, 0]
+    with pytest.raises(InputError, match="greater than"):
+        linear([1], 5, 5)
+
+
+def test_ms_small_and_large_follow_arcgis():
+    # m = 100, s = 50: at and below a·m → 1 (small) / 0 (large); at m + s: b·s/(s + b·s) = 0.5.
+    assert ms_small([50, 100, 150], mean=100, std=50).tolist() == pytest.approx([1, 1, 0.5])
+    assert ms_large([50, 100, 150], mean=100, std=50).tolist() == pytest.approx([0, 0, 0.5])
+
+
+def test_gaussian_near_far_classes_at_thresholds():
+    assert gaussian([10, 12], ideal=10, width=2).tolist() == pytest.approx([1, np.exp(-0.5)])
+    assert near([500], 500, 100)[0] == pytest.approx(0.5)
+    assert far([500], 500, 100)[0] == pytest.approx(0.5)
+    assert near([600], 500, 100)[0] == pytest.approx(1 / (1 + np.e))
+    assert classes([2.999, 3, 8, 15], [3, 8, 15], [1, 0.7, 0.3, 0]).tolist() == pytest.approx([1, 0.7, 0.3, 0])
+
+
+def test_transform_keeps_nodata_and_checks_parameters():
+    out = apply_transform(np.array([np.nan, 0.0]), Transform("linear", {"low": 0, "high": 1}))
+    assert np.isnan(out[0]) and out[1] == 0
+    with pytest.raises(InputError, match="unknown transform"):
+        Transform("sigmoid")
+    with pytest.raises(InputError, match="bad parameters"):
+        apply_transform([1.0], Transform("near", {"mid": 1}))
+
+
+# --- combination ------------------------------------------------------------------------
+
+def _write(path, array):
+    with rasterio.open(path, "w", driver="GTiff", width=array.shape[1], height=array.shape[0], count=1,
+                       dtype=array.dtype, crs="EPSG:4547", transform=from_origin(X0, Y0, 10, 10),
+                       nodata=None if array.dtype == np.uint8 else float("nan")) as dst:
+        dst.write(array, 1)
+    return str(path)
+
+
+def test_weighted_sum_of_small_rasters_is_known(tmp_path):
+    a = np.array([[0, 100], [200, 400]], np.float32)  # linear 0→400 increasing: 0, .25, .5, 1
+    b = np.array([[1, 1], [0, 0]], np.float32)  # already 0–1
+    crit = [Criterion("a", _write(tmp_path / "a.tif", a), Transform("linear", {"low": 0, "high": 400}), 3),
+            Criterion("b", _write(tmp_path / "b.tif", b), Transform("linear", {"low": 0, "high": 1}), 1)]
+    reason = _write(tmp_path / "r.tif", np.array([[0, 0], [0, 1]], np.uint8))
+    factor = _write(tmp_path / "f.tif", np.array([[1, 0.5], [1, 1]], np.float32))
+    out = combine_rasters(crit, tmp_path / "s.tif", reason_path=reason, factor_path=factor, tile=1)
+    with rasterio.open(out) as src:
+        s = src.read(1)
+    # 0.75·a + 0.25·b: [0.25, 0.1875+0.25=0.4375 × 0.5 penalty], [0.375, excluded]
+    assert s[0, 0] == pytest.approx(0.25) and s[0, 1] == pytest.approx(0.21875)
+    assert s[1, 0] == pytest.approx(0.375) and np.isnan(s[1, 1])
+
+
+def test_product_and_minimum():
+    a, b = np.array([0.25, 1.0], np.float32), np.array([1.0, 0.5], np.float32)
+    assert combine_arrays([a, b], [1, 1], "weighted_product").tolist() == pytest.approx([0.5, np.sqrt(0.5)])
+    assert combine_arrays([a, b], [1, 1], "minimum").tolist() == [0.25, 0.5]
+    with pytest.raises(InputError, match="unknown combination"):
+        combine_arrays([a], [1], "max")
+
+
+# --- AHP --------------------------------------------------------------------------------
+
+def test_saaty_house_example_weights_and_cr():
+    r = ahp_weights(saaty_matrix(), HOUSE_NAMES, allow_inconsistent=True)
+    assert np.round(r.weights, 3).tolist() == [0.173, 0.054, 0.188, 0.018, 0.031, 0.036, 0.167, 0.333]
+    assert r.lambda_max == pytest.approx(9.669, abs=1e-3)
+    assert r.ci == pytest.approx(0.238, abs=1e-3) and r.cr == pytest.approx(0.169, abs=1e-3)
+    assert not r.consistent
+
+
+def test_inconsistent_matrix_is_refused_naming_the_pair():
+    with pytest.raises(InputError, match=r"CR = 0\.169 >= 0\.1.*neighborhood vs condition"):
+        ahp_weights(saaty_matrix(), HOUSE_NAMES)
+
+
+def test_consistent_matrix_has_exact_weights():
+    r = ahp_weights([[1, 3, 9], [1 / 3, 1, 3], [1 / 9, 1 / 3, 1]])
+    assert r.weights.tolist() == pytest.approx([9 / 13, 3 / 13, 1 / 13]) and r.cr == pytest.approx(0, abs=1e-9)
+
+
+def test_bad_matrices():
+    with pytest.raises(InputError, match="not reciprocal"):
+        ahp_weights([[1, 2], [2, 1]])
+    with pytest.raises(InputError, match="square"):
+        ahp_weights([[1, 2, 3]])
+    with pytest.raises(InputError, match="positive"):
+        ahp_weights([[1, -2], [-0.5, 1]])
+
+
+# --- parcels ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A straight-line world: origin square, services east of it, a subsidence zone north."""
+    def box(x0, y0, x1, y1):
+        return shapely.box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1)
+
+    origin = gpd.GeoDataFrame({"name": ["O"], "units": [100]}, geometry=[box(0, 0, 200, 200)], crs=4547)
+    services = gpd.GeoDataFrame({"name": ["s1", "s2"], "category": ["primary_school", "primary_school"]},
+                                geometry=[shapely.Point(X0 + 700, Y0 + 100), shapely.Point(X0 + 700, Y0 + 900)],
+                                crs=4547)
+    constraints = gpd.GeoDataFrame({"name": ["塌陷"], "kind": ["subsidence"], "severity": ["exclude"],
+                                    "buffer_m": [0.0]}, geometry=[box(300, 600, 1000, 1000)], crs=4547)
+    parcels = gpd.GeoDataFrame({"id": [1, 2, 3], "name": ["good", "sinking", "tiny"], "max_far": [2.0, 2.0, 2.0]},
+                               geometry=[box(600, 0, 800, 200), box(600, 700, 800, 900), box(400, 0, 430, 30)],
+                               crs=4547)
+    spec = SuitabilitySpec((
+        CriterionSpec("origin", "origin", Transform("linear", {"low": 0, "high": 1000, "increasing": False}), 1),
+        CriterionSpec("school", "service:primary_school", Transform("linear", {"low": 0, "high": 1000,
+                                                                               "increasing": False}), 1),
+    ), resolution=10, max_distance_m=1000)
+    surface = build_surface(origin, tmp_path_factory.mktemp("surf"), services=services, constraints=constraints,
+                            spec=spec)
+    scored = score_parcels(parcels, surface, constraints, origin)
+    return origin, surface, scored
+
+
+def test_contributions_add_up_to_the_score(world):
+    _, _, scored = world
+    good = scored.set_index("name").loc["good"]
+    assert good.c_origin + good.c_school == pytest.approx(good.score, abs=1e-6)
+    # Hand check: cells of "good" span x 600–800 (origin 400–600 m away), school 0–~140 m.
+    assert good.c_origin == pytest.approx(0.5 * (1 - 0.5), abs=0.01)  # mean distance 500 m
+    assert 0.4 < good.c_school < 0.5
+
+
+def test_parcel_on_subsidence_is_excluded_with_its_reason(world):
+    _, _, scored = world
+    sinking = scored.set_index("name").loc["sinking"]
+    assert sinking.excluded_share == pytest.approx(1.0)
+    assert "采煤塌陷区(subsidence) 100%" in sinking.excluded_by
+    sel = select_sites(scored, SiteRules(units=10))
+    assert "sinking" not in sel.candidates.name.tolist()
+    assert "constraints" in sel.scored.set_index("name").loc["sinking", "failed_rules"]
+
+
+def test_parcel_too_small_for_the_units_is_rejected(world):
+    _, _, scored = world
+    # 100 units × 90 m² ÷ FAR 2 = 4,500 m²: "good" (40,000 m²) holds them, "tiny" (900 m²) does not.
+    sel = select_sites(scored, SiteRules(units=100))
+    s = sel.scored.set_index("name")
+    assert s.loc["tiny", "required_m2"] == pytest.approx(4500) and s.loc["tiny", "required_mu"] == pytest.approx(6.75)
+    assert not s.loc["tiny", "passes"] and "capacity" in s.loc["tiny", "failed_rules"]
+    assert sel.candidates.name.tolist() == ["good"]
+    assert sel.removed == {"outside_surface": 0, "capacity": 1, "constraints": 1}
+
+
+def test_nothing_qualifies_reports_removals(world):
+    _, _, scored = world
+    sel = select_sites(scored, SiteRules(units=100000, max_distance_m=10))
+    assert sel.candidates.empty
+    assert sel.removed["capacity"] == 3 and sel.removed["max_distance"] == 3
+
+
+def test_binding_rule_is_named(world):
+    _, _, scored = world
+    # 850 units × 90 ÷ 2 = 38,250 m² of the 40,000 m² parcel: 96% → binding.
+    sel = select_sites(scored, SiteRules(units=850))
+    assert "capacity: needs 96% of the parcel" in sel.candidates.binding.iloc[0]
+
+
+def test_weights_file_with_ahp(tmp_path):
+    f = tmp_path / "w.yaml"
+    f.write_text("method: weighted_sum\nahp:\n  names: [origin, bus_stop, hospital]\n"
+                 "  matrix: [[1, 3, 9], [0.3333333333, 1, 3], [0.1111111111, 0.3333333333, 1]]\n"
+                 "criteria:\n  market: 0\n", encoding="utf-8")
+    spec = load_spec(f)
+    w = spec.weights()
+    assert "market" not in w and w["origin"] / w["bus_stop"] == pytest.approx(3, rel=1e-3)
+
+
+# --- regions and sensitivity --------------------------------------------------------------
+
+def test_regions_grow_on_the_best_cells():
+    grid = Grid.from_bounds((X0, Y0, X0 + 500, Y0 + 500), 10, "EPSG:4547")
+    surface = np.full((grid.height, grid.width), 0.2, np.float32)
+    surface[10:20, 30:40] = 0.9  # a 100 m × 100 m block of excellent cells (rows from the north)
+    surface[0:5, 0:5] = np.nan
+    regions = grow_regions(surface, grid, required_m2=10000, top=2, connectivity=4)
+    best = regions.iloc[0]
+    assert best.score == pytest.approx(0.9) and best.area_m2 == pytest.approx(10000, abs=1)
+    assert best.compactness == pytest.approx(np.pi / 4, abs=1e-3)  # a square: 4πA/P² = π/4
+    assert len(regions) == 2 and regions.iloc[1].score < 0.9
+
+
+def test_sensitivity_keeps_a_dominant_parcel_on_top():
+    import pandas as pd
+
+    cand = pd.DataFrame({"name": ["best", "mid", "low", "worst"],
+                         "v_a": [0.9, 0.6, 0.5, 0.1], "v_b": [0.9, 0.5, 0.6, 0.1]})
+    s = weight_sensitivity(cand, {"a": 0.5, "b": 0.5}).set_index("name")
+    assert s.loc["best", "oat_top"] == 1 and s.loc["best", "mc_top"] == 1
+    assert s.loc["worst", "mc_top"] == 0
