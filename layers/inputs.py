@@ -93,20 +93,16 @@ def units_for(area_row, units: int | None) -> int | None:
     return None
 
 
-def select_on_surface(store: LayerStore, area_key, *, out_dir, spec=None, units=None, max_distance=None,
-                      require=None, top=5, land_status=None):
-    """Build the surface for an area and select sites on it: one path for CLI, API and maps."""
-    from gis.errors import InputError
+def area_surface(store: LayerStore, area_key, *, out_dir, spec=None, max_distance=None):
+    """The origin area and its suitability surface (rasters written under ``out_dir``)."""
+    from dataclasses import replace
+
     from gis.suitability.model import build_surface, default_spec
-    from gis.suitability.regions import grow_regions
-    from gis.suitability.sites import SiteRules, score_parcels, select_sites
 
     inputs = analysis_inputs(store)
     origin = resolve_area(inputs.areas, area_key)
     spec = spec or default_spec(max_distance_m=float(max_distance or 3000.0))
     if max_distance and max_distance > spec.max_distance_m:
-        from dataclasses import replace
-
         spec = replace(spec, max_distance_m=float(max_distance))
     layers = {i.kind: i.name for i in reversed(store.layers())}
     roads = store.read(layers["roads"]) if "roads" in layers else None
@@ -114,26 +110,45 @@ def select_on_surface(store: LayerStore, area_key, *, out_dir, spec=None, units=
     dem = store.read_raster(layers["dem"]) if "dem" in layers else None
     try:
         if dem is None and any(c.source == "slope" for c in spec.criteria):
-            from dataclasses import replace
-
             spec = replace(spec, criteria=tuple(c for c in spec.criteria if c.source != "slope"))
         surface = build_surface(origin, out_dir, services=inputs.services, roads=roads, network=inputs.network,
                                 constraints=constraints, dem=dem, spec=spec)
     finally:
         if dem is not None:
             dem.close()
+    return origin, surface
+
+
+def select_on(store: LayerStore, origin, surface, *, units=None, max_distance=None, require=None, top=5,
+              land_status=None):
+    """Sites for ``origin`` on a built surface: ranked parcels, or grown regions without parcels."""
+    from gis.errors import InputError
+    from gis.suitability.regions import grow_regions
+    from gis.suitability.sites import SiteRules, score_parcels, select_sites
+
+    inputs = analysis_inputs(store)
+    layers = {i.kind: i.name for i in reversed(store.layers())}
+    constraints = store.read(layers["constraints"]) if "constraints" in layers else None
     n_units = units_for(origin.iloc[0], units)
     rules = SiteRules(units=n_units, max_distance_m=max_distance, require=require or {}, top=top,
                       land_status=tuple(land_status) if land_status else None)
     if "parcels" in layers:
         scored = score_parcels(store.read(layers["parcels"]), surface, constraints, origin, inputs.network)
-        selection = select_sites(scored, rules, services=inputs.services, network=inputs.network)
-        return origin, surface, selection, None
+        return select_sites(scored, rules, services=inputs.services, network=inputs.network), None
     if not n_units:
-        raise InputError("without a parcel layer, give --units to size the regions")
+        raise InputError("without a parcel layer, give units to size the regions")
     import rasterio
 
     with rasterio.open(surface.surface_path) as src:
         regions = grow_regions(src.read(1), surface.grid, n_units * rules.unit_floor_area_m2 / rules.default_far,
                                top=top)
-    return origin, surface, None, regions
+    return None, regions
+
+
+def select_on_surface(store: LayerStore, area_key, *, out_dir, spec=None, units=None, max_distance=None,
+                      require=None, top=5, land_status=None):
+    """Build the surface for an area and select sites on it: one path for CLI, API and maps."""
+    origin, surface = area_surface(store, area_key, out_dir=out_dir, spec=spec, max_distance=max_distance)
+    selection, regions = select_on(store, origin, surface, units=units, max_distance=max_distance,
+                                   require=require, top=top, land_status=land_status)
+    return origin, surface, selection, regions

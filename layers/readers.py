@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 LON_COLUMNS = ("lon", "lng", "long", "longitude", "经度", "x")
 LAT_COLUMNS = ("lat", "latitude", "纬度", "y")
-_VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".csv"}
+_VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".csv", ".txt"}
 _FALLBACK_ENCODING = "GB18030"
 
 
@@ -69,10 +69,14 @@ def read_layer_file(path, *, layer: str | None = None, encoding: str | None = No
     if suffix not in _VECTOR_SUFFIXES:
         raise InputError(
             f"{path.name}: unsupported format {suffix!r}; use GeoJSON, GeoPackage, Shapefile "
-            "(.shp or zipped) or CSV with lon/lat columns"
+            "(.shp or zipped), CSV with lon/lat columns or a 报部格式 .txt"
         )
     if suffix == ".csv":
         return _read_csv(path, encoding)
+    if suffix == ".txt":
+        from layers.landuse_txt import read_landuse_txt
+
+        return RawLayer(read_landuse_txt(path, encoding=encoding), encoding or "detected", "landuse_txt")
     if suffix == ".zip":
         source, cpg, dbf = _zipped_shapefile(path)
         return _read_ogr(source, path.name, layer, encoding or cpg, dbf_known=cpg is not None or dbf)

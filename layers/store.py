@@ -224,7 +224,10 @@ class GeoPackageStore(LayerStore):
                     geometry_type = None
                 else:
                     if "id" in frame.columns:
-                        frame = frame.drop(columns="id")
+                        # Edits keep feature ids (GDAL takes a 'fid' column as the FID);
+                        # imports get fresh ones.
+                        frame = frame.rename(columns={"id": "fid"}) if meta.get("keep_ids") and not append \
+                            else frame.drop(columns="id")
                     if append:
                         frame = _align_for_append(tmp, name, frame)
                     pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=append,

@@ -6,6 +6,7 @@ import sys
 
 from gis.targets import check_targets
 from layers.imports import import_file
+from layers.landuse_txt import write_landuse_txt
 from layers.sample import WEST_BIG_WELL, build_sample_store
 from layers.schemas import SCHEMAS
 from layers.writers import FORMATS, write_layer
@@ -34,7 +35,8 @@ def register(sub) -> None:
     p = sub.add_parser("export", help="export a layer (GeoJSON, GeoPackage, zipped Shapefile, CSV)")
     p.add_argument("layer")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--format", choices=sorted(FORMATS), help="default: from the file suffix")
+    p.add_argument("--format", choices=sorted([*FORMATS, "txt"]),
+                   help="default: from the file suffix; txt = 界址点坐标 报部格式 (GK zone with prefix)")
     p.add_argument("--crs", help="target CRS, e.g. 4547 for a land bureau (default cgcs2000)")
     p.add_argument("--encoding", help="Shapefile/CSV encoding, e.g. GBK (default UTF-8)")
     p.add_argument("--labels", choices=("en", "zh"), default="en", help="column headers")
@@ -44,6 +46,7 @@ def register(sub) -> None:
     p.add_argument("--check", action="store_true")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_targets)
+    register_serve(sub)
 
 
 def cmd_sample(store, args) -> int:
@@ -97,6 +100,10 @@ def cmd_export(store, args) -> int:
     frame = store.read(args.layer)
     if "id" in frame.columns and info.geometry_type:
         frame = frame.drop(columns="id")
+    if args.format == "txt" or (args.format is None and str(args.output).lower().endswith(".txt")):
+        out = write_landuse_txt(frame, args.output, encoding=args.encoding or "GBK")
+        print(f"wrote {len(frame)} parcels of {args.layer} to {out} (报部格式)")
+        return 0
     out = write_layer(frame, args.output, fmt=args.format, crs=args.crs, encoding=args.encoding,
                       kind=info.kind, labels=args.labels, layer_name=args.layer)
     print(f"wrote {len(frame)} features of {args.layer} to {out}")
@@ -120,3 +127,27 @@ def cmd_targets(store, args) -> int:
         for c in checks:
             print(("ok    " if c.ok else ("NOTE  " if c.kind == "region" else "FAIL  ")) + c.message)
     return 1 if any(not c.ok and c.kind != "region" for c in checks) else 0
+
+
+def register_serve(sub) -> None:
+    p = sub.add_parser("serve", help="serve the store over HTTP (OGC API – Features, analyses, maps)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(handler=cmd_serve)
+
+
+def cmd_serve(store, args) -> int:
+    import os
+
+    import uvicorn
+
+    os.environ["RENEWAL_STORE"] = str(store.path)
+    from api.app import create_app
+    from api.settings import Settings
+
+    app = create_app(Settings(store=str(store.path)))
+    base = f"http://{args.host}:{args.port}"
+    print(f"serving {store.path} at {base}/  (maps: {base}/maps/overview, API: {base}/api, docs: {base}/docs)",
+          flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

@@ -1,0 +1,36 @@
+"""The HTTP API: a thin FastAPI shell over ``layers``, ``gis`` and ``maps``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from api.errors import add_exception_handlers
+from api.openapi import to_openapi_30
+from api.routes import analysis, edits, exports, features
+from api.settings import Settings, get_settings
+from layers.store import open_store
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="renewal-gis", version="0.1.0", docs_url="/docs", openapi_url="/openapi.json",
+                  description="城市更新规划: layers (OGC API – Features), analyses, site selection, exports")
+    app.state.settings = settings
+    app.state.store = open_store(settings.store)
+    add_exception_handlers(app)
+    for module in (features, edits, analysis, exports):
+        app.include_router(module.router)
+    try:
+        from maps import routes as map_routes
+    except ImportError:  # maps are optional for API-only deployments
+        map_routes = None
+    if map_routes is not None:
+        app.include_router(map_routes.router)
+        map_routes.mount_static(app)
+
+    @app.get("/api", include_in_schema=False)
+    def openapi_30():
+        return JSONResponse(to_openapi_30(app.openapi()), media_type="application/vnd.oai.openapi+json;version=3.0")
+
+    return app

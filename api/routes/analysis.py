@@ -1,0 +1,193 @@
+"""Analysis endpoints: services report, nearby facilities, isochrones, site selection,
+AHP weights, target checks. Each handler parses, calls one library function, answers."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from collections import OrderedDict
+from typing import Annotated, Any
+
+import numpy as np
+import shapely
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import Reader, Store
+from gis.errors import InputError
+from gis.isochrones import walking_isochrones
+from gis.network import pairs_within
+from gis.services import area_summary, nearest_services
+from gis.suitability.model import default_spec, load_spec
+from gis.suitability.weights import ahp_weights
+from gis.targets import check_targets
+from layers.features import to_geojson_features
+from layers.inputs import analysis_inputs, area_surface, parse_require, resolve_area, select_on
+from layers.reports import site_result
+from layers.validate import CHINA_BOUNDS
+
+router = APIRouter(prefix="/analysis", tags=["Analysis"])
+REPORT_FIELDS = ["category", "category_zh", "nearest_name", "straight_m", "network_m", "reachable", "second_name",
+                 "second_m", "third_name", "third_m", "count_300", "count_500", "count_1000", "standard_m",
+                 "meets_standard", "gap_zh", "gap_en"]
+
+
+def _records(frame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records", force_ascii=False))
+
+
+@router.get("/services/{area}", summary="Nearby services of an area against GB 50180-2018")
+def services_report(area: str, store: Store, _: Reader) -> dict:
+    inputs = analysis_inputs(store)
+    origin = resolve_area(inputs.areas, area)
+    report = nearest_services(origin, inputs.services, network=inputs.network, standards=inputs.standards)
+    summary = area_summary(report).iloc[0]
+    return {"area_id": int(origin.id.iloc[0]), "area_name": origin.name.iloc[0], "basis": str(report.basis.iloc[0]),
+            "categories_met": int(summary.categories_met), "categories_required": int(summary.categories_required),
+            "coverage_score": float(summary.coverage_score),
+            "categories": _records(report[REPORT_FIELDS].astype(object))}
+
+
+@router.get("/nearby", summary="Facilities around a point (walking and straight distances)")
+def nearby(store: Store, _: Reader,
+           lon: Annotated[float, Query(description="CGCS2000/WGS84 longitude")],
+           lat: Annotated[float, Query(description="CGCS2000/WGS84 latitude")],
+           radius_m: Annotated[float, Query(gt=0, le=5000)] = 1000, category: str | None = None,
+           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
+    x0, y0, x1, y1 = CHINA_BOUNDS
+    if not (np.isfinite(lon) and np.isfinite(lat)) or not (x0 <= lon <= x1 and y0 <= lat <= y1):
+        hint = " (lon and lat swapped?)" if x0 <= lat <= x1 and y0 <= lon <= y1 else ""
+        raise InputError(f"({lon}, {lat}) is outside China{hint}; give CGCS2000/WGS84 lon and lat")
+    inputs = analysis_inputs(store)
+    svc = inputs.services
+    if category is not None:
+        if category not in inputs.standards:
+            raise InputError(f"unknown category {category!r}; known: {', '.join(inputs.standards)}")
+        svc = svc[svc.category == category]
+    crs = inputs.network.crs if inputs.network is not None else None
+    import geopandas as gpd
+
+    point = gpd.GeoSeries([shapely.Point(lon, lat)], crs=4490)
+    crs = crs or __import__("gis.crs", fromlist=["metric_crs"]).metric_crs(point)
+    p_xy = shapely.get_coordinates(point.to_crs(crs).values)
+    s_m = svc.to_crs(crs)
+    straight = np.hypot(*(shapely.get_coordinates(s_m.geometry.values) - p_xy).T) if len(s_m) else np.zeros(0)
+    network = np.full(len(s_m), np.nan)
+    if inputs.network is not None and len(s_m):
+        _, fi, d = pairs_within(inputs.network, p_xy, shapely.get_coordinates(s_m.geometry.values), radius_m)
+        network[fi] = d
+    within = np.flatnonzero((np.nan_to_num(network, nan=np.inf) <= radius_m) | (straight <= radius_m))
+    order = within[np.argsort(np.where(np.isnan(network[within]), straight[within], network[within]))][:limit]
+    rows = [{"id": int(svc.id.iloc[i]), "name": svc.name.iloc[i], "category": svc.category.iloc[i],
+             "straight_m": round(float(straight[i]), 1),
+             "network_m": None if np.isnan(network[i]) else round(float(network[i]), 1),
+             "lon": round(float(svc.geometry.iloc[i].x), 7), "lat": round(float(svc.geometry.iloc[i].y), 7)}
+            for i in order]
+    return {"lon": lon, "lat": lat, "radius_m": radius_m, "basis": "network" if inputs.network else "straight",
+            "count": len(rows), "facilities": rows}
+
+
+@router.get("/isochrones/{area}", summary="Walking isochrones (300/500/1000 m) of an area")
+def isochrones(area: str, store: Store, _: Reader):
+    inputs = analysis_inputs(store)
+    if inputs.network is None:
+        raise InputError("isochrones need a roads layer; import one first")
+    iso = walking_isochrones(resolve_area(inputs.areas, area), inputs.network)
+    iso["id"] = range(1, len(iso) + 1)
+    return JSONResponse({"type": "FeatureCollection", "features": to_geojson_features(iso)},
+                        media_type="application/geo+json")
+
+
+class SiteSelectionRequest(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    for_: str = Field(alias="for", description="origin area id or name, e.g. 西大井片区")
+    units: int | None = Field(None, gt=0, le=1_000_000)
+    max_distance: float | None = Field(None, gt=0, le=20000)
+    require: dict[str, float] | str | None = None
+    weights: dict[str, Any] | None = Field(None, description="criteria/weights document as in --weights files")
+    land_status: list[str] | None = None
+    top: int = Field(5, ge=1, le=50)
+    sensitivity: bool = False
+
+
+class _SurfaceCache:
+    """Surfaces per (store version, area, spec): building one takes seconds, selecting on it
+    milliseconds. Rasters live in temporary folders removed when evicted."""
+
+    def __init__(self, size: int = 8):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, store, area, spec, max_distance):
+        path = getattr(store, "path", None)
+        key = (str(path), path.stat().st_mtime_ns if path else 0, str(area),
+               json.dumps(spec.__repr__()), max_distance)
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key][1]
+        folder = tempfile.TemporaryDirectory(prefix="surface-")
+        value = area_surface(store, area, out_dir=folder.name, spec=spec, max_distance=max_distance)
+        with self.lock:
+            self.items[key] = (folder, value)
+            while len(self.items) > self.size:
+                old, _ = self.items.popitem(last=False)[1]
+                old.cleanup()
+        return value
+
+
+SURFACES = _SurfaceCache()
+
+
+def _spec(body: SiteSelectionRequest):
+    if body.weights is None:
+        return default_spec(max_distance_m=float(body.max_distance or 3000))
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False) as fh:
+        json.dump(body.weights, fh)
+    return load_spec(fh.name)
+
+
+@router.post("/site-selection", summary="Ranked resettlement sites with score breakdown (GeoJSON)")
+def site_selection(body: SiteSelectionRequest, store: Store, _: Reader):
+    require = parse_require(body.require) if isinstance(body.require, str) else (body.require or {})
+    for cat, metres in require.items():
+        if metres <= 0:
+            raise InputError(f"require {cat}: metres must be positive")
+    spec = _spec(body)
+    origin, surface = SURFACES.get(store, body.for_, spec, body.max_distance)
+    selection, regions = select_on(store, origin, surface, units=body.units, max_distance=body.max_distance,
+                                   require=require, top=body.top, land_status=body.land_status)
+    result = site_result(origin, surface, selection, regions, sensitivity=body.sensitivity)
+    geoms = (selection.candidates if selection is not None else regions)
+    features = []
+    for cand, geom in zip(result["candidates"], geoms.geometry.values, strict=True):
+        features.append({"type": "Feature", "id": cand.get("id") or cand["rank"],
+                         "geometry": json.loads(shapely.to_geojson(shapely.set_precision(geom, 1e-7))),
+                         "properties": cand})
+    meta = {k: v for k, v in result.items() if k != "candidates"}
+    return JSONResponse({"type": "FeatureCollection", "features": features, **meta},
+                        media_type="application/geo+json")
+
+
+class WeightsRequest(BaseModel):
+    names: list[str] = Field(min_length=1, max_length=10)
+    matrix: list[list[float]]
+    allow_inconsistent: bool = False
+
+
+@router.post("/weights", summary="AHP weights and consistency ratio")
+def weights(body: WeightsRequest, _: Reader) -> dict:
+    return ahp_weights(body.matrix, body.names, allow_inconsistent=body.allow_inconsistent).to_dict()
+
+
+@router.get("/targets", summary="Target tables with total/span/region checks")
+def targets(store: Store, _: Reader, city: str | None = None) -> dict:
+    t = store.read(store.find_kind("targets"))
+    if city is not None:
+        if city not in set(t.city):
+            raise InputError(f"no targets for {city!r}; cities: {', '.join(sorted(set(t.city)))}")
+        t = t[t.city == city]
+    districts = store.read(store.find_kind("districts")) if any(i.kind == "districts" for i in store.layers()) else None
+    return {"targets": _records(t), "checks": [c.to_dict() for c in check_targets(t, districts)]}
