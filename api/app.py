@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from api.errors import add_exception_handlers
 from api.openapi import to_openapi_30
-from api.routes import analysis, edits, exports, features
+from api.routes import analysis, edits, exports, features, rasters
 from api.settings import Settings, get_settings
 from layers.store import open_store
 
@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = open_store(settings.store)
     add_exception_handlers(app)
-    for module in (features, edits, analysis, exports):
+    for module in (features, edits, analysis, exports, rasters):
         app.include_router(module.router)
     try:
         from maps import routes as map_routes

@@ -1,5 +1,6 @@
 """Serve the OpenAPI document as 3.0 (OGC API – Features "oas30"; GDAL and older clients
-read 3.0). FastAPI writes 3.1; the only 3.1 construct it uses is ``anyOf [X, null]``."""
+read 3.0). FastAPI writes 3.1; the 3.1 constructs it uses are ``anyOf [X, null]``, numeric
+``exclusiveMinimum``/``exclusiveMaximum`` and ``examples`` lists."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ def to_openapi_30(doc: dict) -> dict:
                 node["nullable"] = True
             if "examples" in node and isinstance(node["examples"], list):
                 node["example"] = node.pop("examples")[0] if node["examples"] else None
+            for bound, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+                value = node.get(bound)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    node[plain] = value  # 3.1 numeric bound → 3.0 boolean flag beside minimum/maximum
+                    node[bound] = True
             if node.get("type") == "null":
                 node.pop("type")
                 node["nullable"] = True

@@ -52,8 +52,11 @@ def _network_for(path: str, mtime: float, layer: str) -> WalkNetwork:
 
 def analysis_inputs(store: LayerStore, standards_file=None) -> AnalysisInputs:
     """Areas, services, the walking network (cached per store version) and the standards."""
-    areas = store.read(store.find_kind("renewal_areas"))
-    services = store.read(store.find_kind("services"))
+    from layers.features import read_layer_cached
+
+    # Cached per store file version: an API request should not re-read whole layers.
+    areas = read_layer_cached(store, store.find_kind("renewal_areas"))
+    services = read_layer_cached(store, store.find_kind("services"))
     network = None
     roads = [i.name for i in store.layers() if i.kind == "roads"]
     if roads:

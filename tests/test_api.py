@@ -345,3 +345,24 @@ def test_reads_can_be_closed(store_copy):
     problem(closed.get("/collections"), 401)
     assert closed.get("/collections", headers={"Authorization": "Bearer r3ad"}).status_code == 200
     assert closed.get("/collections", headers=TOKEN).status_code == 200
+
+
+def test_raster_tiles_and_tilejson(client):
+    import morecantile
+    from PIL import Image
+
+    for raster in ("dem", "suitability-1"):
+        tj = client.get(f"/rasters/{raster}/tilejson.json")
+        assert tj.status_code == 200, tj.text
+        body = tj.json()
+        assert body["tiles"][0].endswith(f"/rasters/{raster}/tiles/{{z}}/{{x}}/{{y}}.png")
+        lon, lat = body["center"][:2]
+        tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 13)
+        r = client.get(f"/rasters/{raster}/tiles/13/{tile.x}/{tile.y}.png")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        img = Image.open(io.BytesIO(r.content))
+        assert img.size == (256, 256) and img.getextrema()[-1][1] > 0  # some opaque pixels
+    far = client.get("/rasters/dem/tiles/13/0/0.png")
+    assert far.status_code == 200  # transparent, not an error
+    problem(client.get("/rasters/dem/tiles/3/99/0.png"), 400)
+    problem(client.get("/rasters/roads/tilejson.json"), 404)

@@ -72,8 +72,14 @@ def nearby(store: Store, _: Reader,
     point = gpd.GeoSeries([shapely.Point(lon, lat)], crs=4490)
     crs = crs or __import__("gis.crs", fromlist=["metric_crs"]).metric_crs(point)
     p_xy = shapely.get_coordinates(point.to_crs(crs).values)
-    s_m = svc.to_crs(crs)
+    # Walking is never shorter than the straight line: only facilities within the radius
+    # as the crow flies can be within it on foot.
+    near = svc.iloc[svc.sindex.query(point.buffer(radius_m / 90000.0).iloc[0])] if len(svc) else svc
+    s_m = near.to_crs(crs)
     straight = np.hypot(*(shapely.get_coordinates(s_m.geometry.values) - p_xy).T) if len(s_m) else np.zeros(0)
+    keep = straight <= radius_m
+    s_m, near, straight = s_m[keep], near[keep], straight[keep]
+    svc = near
     network = np.full(len(s_m), np.nan)
     if inputs.network is not None and len(s_m):
         _, fi, d = pairs_within(inputs.network, p_xy, shapely.get_coordinates(s_m.geometry.values), radius_m)

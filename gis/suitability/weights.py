@@ -60,7 +60,10 @@ def ahp_weights(matrix, names: list[str] | None = None, *, allow_inconsistent: b
     >>> [round(float(w), 4) for w in r.weights], round(r.cr, 6)
     ([0.5714, 0.2857, 0.1429], 0.0)
     """
-    a = np.asarray(matrix, dtype=float)
+    try:
+        a = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError) as ex:
+        raise InputError(f"the AHP matrix must be n rows of n numbers: {ex}") from None
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise InputError(f"the AHP matrix must be square, got shape {a.shape}")
     n = a.shape[0]

@@ -1,0 +1,44 @@
+"""Raster tiles for suitability surfaces (``suitability-<area>``) and the DEM (``dem``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path
+from fastapi.responses import Response
+
+from api.deps import BaseURL, Reader, Store
+from api.routes.analysis import SURFACES
+from gis.errors import NotFoundError
+from gis.suitability.model import default_spec
+from maps.tiles import RasterSource, render_tile, tilejson
+
+router = APIRouter(prefix="/rasters", tags=["Rasters"])
+
+
+def raster_source(store, raster_id: str) -> RasterSource:
+    if raster_id.startswith("suitability-"):
+        area = raster_id.removeprefix("suitability-")
+        _, surface = SURFACES.get(store, area, default_spec(), None)
+        return RasterSource(surface.surface_path, 0.0, 1.0, "rdylgn")
+    info = store.info(raster_id)
+    if info.geometry_type != "raster":
+        raise NotFoundError(f"{raster_id!r} is not a raster; rasters: dem, suitability-<area id or name>")
+    with store.read_raster(raster_id) as src:
+        import numpy as np
+
+        data = src.read(1, out_shape=(1, max(1, src.height // 8), max(1, src.width // 8)), masked=True)
+        lo, hi = float(np.nanpercentile(data.compressed(), 2)), float(np.nanpercentile(data.compressed(), 98))
+    return RasterSource(f"GPKG:{store.path}:{raster_id}", lo, hi, "terrain")
+
+
+@router.get("/{raster_id}/tilejson.json", summary="TileJSON of a raster")
+def raster_tilejson(raster_id: str, store: Store, base: BaseURL, _: Reader) -> dict:
+    src = raster_source(store, raster_id)
+    return tilejson(src, f"{base}/rasters/{raster_id}/tiles/{{z}}/{{x}}/{{y}}.png", raster_id)
+
+
+@router.get("/{raster_id}/tiles/{z}/{x}/{y}.png", summary="A PNG map tile (Web Mercator)",
+            responses={200: {"content": {"image/png": {}}}})
+def raster_tile(raster_id: str, store: Store, _: Reader, z: int = Path(ge=0, le=22), x: int = Path(ge=0),
+                y: int = Path(ge=0)):
+    png = render_tile(raster_source(store, raster_id), z, x, y)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})

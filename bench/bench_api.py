@@ -1,0 +1,92 @@
+"""API latency on the sample city: a live uvicorn (1 worker) on loopback, measured with
+1, 2 and 4 concurrent clients; bounded request counts.
+
+Prints p50/p95 latency and requests/s per endpoint. Aims (issue #5): items (limit 100)
+p50 <= 30 ms and p95 <= 100 ms; nearby <= 100 ms; site selection <= 1 s.
+
+    python bench/bench_api.py [--requests 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from layers.sample import build_sample_store
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait(port: int, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def measure(client: httpx.Client, method: str, url: str, n: int, concurrency: int, **kw) -> dict:
+    def one(_):
+        t = time.perf_counter()
+        r = client.request(method, url, **kw)
+        assert r.status_code == 200, (url, r.status_code, r.text[:200])
+        return time.perf_counter() - t
+
+    client.request(method, url, **kw)  # warm caches (network, surfaces)
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        times = np.array(list(pool.map(one, range(n))))
+    wall = time.perf_counter() - t0
+    return {"p50": np.percentile(times, 50) * 1000, "p95": np.percentile(times, 95) * 1000, "rps": n / wall}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--requests", type=int, default=60)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = build_sample_store(Path(tmp) / "renewal.gpkg")
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "renewal_cli.main", "--store", str(store.path), "serve",
+                                 "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait(port)
+            base = f"http://127.0.0.1:{port}"
+            cases = [
+                ("items limit=100", "GET", "/collections/services/items?limit=100", {}, args.requests),
+                ("nearby 500 m", "GET", "/analysis/nearby?lon=113.17&lat=35.24&radius_m=500", {}, args.requests),
+                ("services report", "GET", "/analysis/services/1", {}, max(10, args.requests // 3)),
+                ("site selection", "POST", "/analysis/site-selection",
+                 {"json": {"for": "西大井片区", "units": 1000, "require": "kindergarten:300"}}, max(6, args.requests // 6)),
+            ]
+            print(f"bench_api: sample city, 1 uvicorn worker, {base}")
+            print(f"  {'endpoint':18s} {'clients':>7s} {'p50 ms':>8s} {'p95 ms':>8s} {'req/s':>7s}")
+            with httpx.Client(base_url=base, timeout=120) as client:
+                for name, method, url, kw, n in cases:
+                    for conc in (1, 2, 4):
+                        m = measure(client, method, url, n, conc, **kw)
+                        print(f"  {name:18s} {conc:7d} {m['p50']:8.1f} {m['p95']:8.1f} {m['rps']:7.1f}")
+            print("  aims: items p50 <= 30 ms, p95 <= 100 ms; nearby <= 100 ms; site selection <= 1000 ms")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

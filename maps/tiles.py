@@ -1,0 +1,62 @@
+"""Raster tiles (PNG, Web Mercator) and TileJSON for suitability surfaces and the DEM, via rio-tiler."""
+
+from __future__ import annotations
+
+__all__ = ["RasterSource", "render_tile", "tilejson"]
+
+from dataclasses import dataclass
+
+import morecantile
+import numpy as np
+from rio_tiler.colormap import cmap
+from rio_tiler.errors import TileOutsideBounds
+from rio_tiler.io import Reader
+
+from gis.errors import InputError, NotFoundError
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+_EMPTY_PNG = None
+
+
+@dataclass(frozen=True)
+class RasterSource:
+    """A raster to tile: ``path`` (GeoTIFF or ``GPKG:file:table``), the value range mapped to
+    colours, and a rio-tiler colormap name."""
+
+    path: str
+    vmin: float
+    vmax: float
+    colormap: str
+
+
+def _empty_png() -> bytes:
+    global _EMPTY_PNG
+    if _EMPTY_PNG is None:
+        from rio_tiler.models import ImageData
+
+        _EMPTY_PNG = ImageData(np.zeros((1, 256, 256), np.uint8), np.zeros((256, 256), np.uint8)).render(img_format="PNG")
+    return _EMPTY_PNG
+
+
+def render_tile(source: RasterSource, z: int, x: int, y: int) -> bytes:
+    """One 256 px PNG tile; transparent where NoData or outside the raster."""
+    if not 0 <= z <= 22 or not (0 <= x < 2 ** z and 0 <= y < 2 ** z):
+        raise InputError(f"tile {z}/{x}/{y} does not exist (0 <= x, y < 2^z, z <= 22)")
+    with Reader(source.path) as reader:
+        try:
+            img = reader.tile(x, y, z, resampling_method="bilinear", reproject_method="bilinear")
+        except TileOutsideBounds:
+            return _empty_png()
+    img.rescale(in_range=((source.vmin, source.vmax),))
+    return img.render(img_format="PNG", colormap=cmap.get(source.colormap))
+
+
+def tilejson(source: RasterSource, tiles_url: str, name: str) -> dict:
+    with Reader(source.path) as reader:
+        bounds = reader.get_geographic_bounds(reader.tms.rasterio_geographic_crs)
+        minzoom, maxzoom = max(0, reader.minzoom - 2), min(22, reader.maxzoom + 2)
+    if not all(np.isfinite(bounds)):
+        raise NotFoundError(f"raster {name!r} has no usable extent")
+    return {"tilejson": "2.2.0", "name": name, "tiles": [tiles_url], "minzoom": minzoom, "maxzoom": maxzoom,
+            "bounds": [round(b, 6) for b in bounds], "scheme": "xyz",
+            "center": [round((bounds[0] + bounds[2]) / 2, 6), round((bounds[1] + bounds[3]) / 2, 6), minzoom + 2]}
