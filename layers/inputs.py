@@ -18,6 +18,10 @@ from gis.standards import Standard, default_standards, load_standards
 from layers.store import LayerStore
 
 
+def _layers_by_kind(store: LayerStore) -> dict[str, str]:
+    return {kind: store.find_kind(kind) for kind in {i.kind for i in store.layers()}}
+
+
 def resolve_area(areas: gpd.GeoDataFrame, key) -> gpd.GeoDataFrame:
     """The area with id ``key`` (an integer) or name ``key`` (exact, else a unique substring)."""
     text = str(key).strip()
@@ -58,7 +62,7 @@ def analysis_inputs(store: LayerStore, standards_file=None) -> AnalysisInputs:
     areas = read_layer_cached(store, store.find_kind("renewal_areas"))
     services = read_layer_cached(store, store.find_kind("services"))
     network = None
-    roads = [i.name for i in store.layers() if i.kind == "roads"]
+    roads = [store.find_kind("roads")] if any(i.kind == "roads" for i in store.layers()) else []
     if roads:
         path = getattr(store, "path", None)
         if path is not None:
@@ -107,7 +111,7 @@ def area_surface(store: LayerStore, area_key, *, out_dir, spec=None, max_distanc
     spec = spec or default_spec(max_distance_m=float(max_distance or 3000.0))
     if max_distance and max_distance > spec.max_distance_m:
         spec = replace(spec, max_distance_m=float(max_distance))
-    layers = {i.kind: i.name for i in reversed(store.layers())}
+    layers = _layers_by_kind(store)
     roads = store.read(layers["roads"]) if "roads" in layers else None
     constraints = store.read(layers["constraints"]) if "constraints" in layers else None
     dem = store.read_raster(layers["dem"]) if "dem" in layers else None
@@ -130,7 +134,7 @@ def select_on(store: LayerStore, origin, surface, *, units=None, max_distance=No
     from gis.suitability.sites import SiteRules, score_parcels, select_sites
 
     inputs = analysis_inputs(store)
-    layers = {i.kind: i.name for i in reversed(store.layers())}
+    layers = _layers_by_kind(store)
     constraints = store.read(layers["constraints"]) if "constraints" in layers else None
     n_units = units_for(origin.iloc[0], units)
     rules = SiteRules(units=n_units, max_distance_m=max_distance, require=require or {}, top=top,

@@ -99,10 +99,13 @@ class LayerStore(ABC):
         return any(i.name == name for i in self.layers())
 
     def find_kind(self, kind: str) -> str:
-        """Name of the (first) stored layer of ``kind``; a NotFoundError otherwise."""
-        for i in self.layers():
-            if i.kind == kind:
-                return i.name
+        """The layer analyses use for ``kind``: the one named after the kind (``services``),
+        else the first of that kind by name; a NotFoundError when there is none."""
+        names = [i.name for i in self.layers() if i.kind == kind]
+        if kind in names:
+            return kind
+        if names:
+            return names[0]
         raise NotFoundError(f"the store has no {kind} layer; import one with `renewal import FILE --layer {kind}`")
 
 

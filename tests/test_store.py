@@ -93,3 +93,10 @@ def test_dem_raster_reads_back(sample_store):
     with sample_store.read_raster("dem") as src:
         assert src.crs.to_epsg() == 4547 and src.res == (30.0, 30.0)
         assert src.read(1).dtype.name == "float32"
+
+
+def test_the_layer_named_after_its_kind_is_the_one_analyses_use(store, areas_4490):
+    import_frame(store, areas_4490, layer="a_more_areas", kind="renewal_areas")
+    assert store.find_kind("renewal_areas") == "renewal_areas"
+    store.delete("renewal_areas")
+    assert store.find_kind("renewal_areas") == "a_more_areas"
