@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from api.errors import add_exception_handlers
 from api.openapi import to_openapi_30
-from api.routes import analysis, edits, exports, features, rasters
+from api.routes import analysis, edits, exports, features, maps, rasters
 from api.settings import Settings, get_settings
 from layers.store import open_store
 
@@ -19,15 +19,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = open_store(settings.store)
     add_exception_handlers(app)
-    for module in (features, edits, analysis, exports, rasters):
+    for module in (features, edits, analysis, exports, rasters, maps):
         app.include_router(module.router)
-    try:
-        from maps import routes as map_routes
-    except ImportError:  # maps are optional for API-only deployments
-        map_routes = None
-    if map_routes is not None:
-        app.include_router(map_routes.router)
-        map_routes.mount_static(app)
+    maps.mount_static(app)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        from fastapi.responses import Response
+
+        return Response(status_code=204)
 
     @app.get("/api", include_in_schema=False)
     def openapi_30():

@@ -7,7 +7,7 @@ way network "service areas" are drawn in desktop GIS.
 
 from __future__ import annotations
 
-__all__ = ["walking_isochrones"]
+__all__ = ["walking_isochrones", "distance_rings"]
 
 import geopandas as gpd
 import numpy as np
@@ -69,3 +69,14 @@ def walking_isochrones(area: gpd.GeoDataFrame, network: WalkNetwork, thresholds=
             if len(lines) else geom
         rows_out.append({"threshold_m": limit, "area_m2": round(float(poly.area), 1), "geometry": poly})
     return gpd.GeoDataFrame(rows_out, geometry="geometry", crs=network.crs).to_crs(4490)
+
+
+def distance_rings(area: gpd.GeoDataFrame, radii=CIRCLES_M) -> gpd.GeoDataFrame:
+    """Straight-line rings around an area at ``radii`` metres (on its GK plane), largest first."""
+    from gis.crs import metric_crs
+
+    crs = metric_crs(area)
+    geom = area.to_crs(crs).geometry.union_all()
+    radii = sorted({float(r) for r in radii}, reverse=True)
+    return gpd.GeoDataFrame({"radius_m": radii}, geometry=[geom.buffer(r, quad_segs=16) for r in radii],
+                            crs=crs).to_crs(4490)

@@ -8,7 +8,8 @@ when roads are given, straight-line otherwise (``basis`` says which).
 
 from __future__ import annotations
 
-__all__ = ["nearest_services", "area_summary", "share_within_standard", "access_points", "REPORT_COLUMNS"]
+__all__ = ["nearest_services", "area_summary", "share_within_standard", "access_points", "lines_to_nearest",
+           "REPORT_COLUMNS"]
 
 import logging
 
@@ -365,3 +366,21 @@ def share_within_standard(report: pd.DataFrame, households: pd.Series) -> pd.Dat
     total = out.households.where(out.households > 0)
     out["share"] = (out.households_within / total).round(4)
     return out.reset_index()
+
+
+def lines_to_nearest(origin: gpd.GeoDataFrame, report: pd.DataFrame, services: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Straight lines from the origin's boundary to the nearest facility of each category in
+    ``report`` (one origin), for maps. Facilities inside the origin get no line."""
+    rows = report[report.nearest_id.notna()]
+    svc = services.set_index("id") if "id" in services.columns else services
+    geom = origin.geometry.union_all()
+    out = []
+    for _, r in rows.iterrows():
+        point = svc.geometry.loc[r.nearest_id]
+        if geom.contains(point):
+            continue
+        out.append({"category": r.category, "label": f"{r.category_zh} {r.nearest_name} "
+                    f"{r.network_m if r.network_m == r.network_m else r.straight_m:g} m",
+                    "geometry": shapely.shortest_line(geom, point)})
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=origin.crs) if out else \
+        gpd.GeoDataFrame({"category": [], "label": []}, geometry=[], crs=origin.crs)

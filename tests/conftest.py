@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -35,3 +40,27 @@ def areas_4490():
     return gpd.GeoDataFrame({"name": ["甲片区", "乙片区", "丙片区"], "county": ["解放区"] * 3,
                              "kind": ["shantytown", "城中村", "old_compound"], "households": [100, 200, 300]},
                             geometry=geoms, crs=4490)
+
+
+@contextlib.contextmanager
+def serve(store_path):
+    """`renewal serve` on a free loopback port; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "renewal_cli.main", "--store", str(store_path), "serve",
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    try:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"the server did not start: {proc.stdout.read().decode()[-2000:]}") from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -4,10 +4,7 @@ real OAPIF client against a live server."""
 import io
 import json
 import shutil
-import socket
 import subprocess
-import sys
-import time
 import zipfile
 from datetime import date
 
@@ -30,6 +27,14 @@ def store_copy(sample_store, tmp_path_factory):
     path = tmp_path_factory.mktemp("api") / "renewal.gpkg"
     shutil.copyfile(sample_store.path, path)
     return path
+
+
+@pytest.fixture(scope="module")
+def live_server(store_copy):
+    from tests.conftest import serve
+
+    with serve(store_copy) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -118,33 +123,6 @@ def test_gauss_kruger_output_is_northing_easting(client):
 ])
 def test_bad_requests_get_problem_json(client, url, status, fragment):
     assert fragment in problem(client.get(url), status)["detail"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def live_server(store_copy):
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "renewal_cli.main", "--store", str(store_copy), "serve",
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError("the server did not start")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def test_gdal_ogrinfo_and_ogr2ogr_read_the_api(live_server, tmp_path, sample_store):

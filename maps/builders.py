@@ -1,0 +1,211 @@
+"""Folium pages for planners. Builders take ready data (layers, reports, selections) and
+render HTML; no analysis happens here. Large layers are not embedded: the page loads them
+from the API by view."""
+
+from __future__ import annotations
+
+__all__ = ["overview_page", "area_page", "site_page", "targets_page", "STATIC_PREFIX"]
+
+import json
+from html import escape
+
+import folium
+import geopandas as gpd
+import numpy as np
+
+from maps.i18n import GLYPHS, STATUS_COLORS, field_label, t, vocabulary
+
+STATIC_PREFIX = "/static/maps"
+
+
+def _basemaps(lang: str, datum: str, tianditu_token: str = "") -> list[dict]:
+    local = {"name": t(lang, "local"), "url": None}
+    if datum == "gcj02":
+        return [{"name": t(lang, "amap"), "subdomains": "1234", "attribution": "© 高德地图 AutoNavi",
+                 "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"},
+                local]
+    out = [local, {"name": t(lang, "osm"), "url": "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png",
+                   "attribution": "© OpenStreetMap contributors"}]
+    if tianditu_token:
+        out.append({"name": t(lang, "tianditu"), "subdomains": "01234567", "attribution": "© 天地图",
+                    "url": "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                           "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+                           f"&TILECOL={{x}}&tk={tianditu_token}"})
+    return out
+
+
+def _render(config: dict, title: str, bounds) -> str:
+    (x0, y0, x1, y1) = bounds
+    m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=12, tiles=None, control_scale=False,
+                   max_zoom=20)
+    m.default_js = [("leaflet", f"{STATIC_PREFIX}/vendor/leaflet/leaflet.js"),
+                    ("markercluster", f"{STATIC_PREFIX}/vendor/markercluster/leaflet.markercluster.js"),
+                    ("renewal", f"{STATIC_PREFIX}/renewal.js")]
+    m.default_css = [("leaflet_css", f"{STATIC_PREFIX}/vendor/leaflet/leaflet.css"),
+                     ("markercluster_css", f"{STATIC_PREFIX}/vendor/markercluster/MarkerCluster.css"),
+                     ("markercluster_default_css", f"{STATIC_PREFIX}/vendor/markercluster/MarkerCluster.Default.css"),
+                     ("renewal_css", f"{STATIC_PREFIX}/renewal.css")]
+    config["fit"] = [[y0, x0], [y1, x1]]
+    root = m.get_root()
+    root.header.add_child(folium.Element(f"<title>{escape(title)}</title>"))
+    # folium writes the map's own script after this element: run once the page has parsed.
+    root.script.add_child(folium.Element(
+        "document.addEventListener('DOMContentLoaded', function () { "
+        f"renewalInit({m.get_name()}, {json.dumps(config, ensure_ascii=False, default=_plain)}); }});"))
+    return root.render()
+
+
+def _plain(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    raise TypeError(type(v))
+
+
+def _geojson(frame: gpd.GeoDataFrame) -> dict:
+    frame = frame.to_crs(4326)
+    return json.loads(frame.to_json(na="null", drop_id=False))
+
+
+def _areas_layer(lang: str, fit: bool = True, visible: bool = True) -> dict:
+    kind = "renewal_areas"
+    return {
+        "id": "renewal_areas", "title": t(lang, "areas"), "url": "/maps/data/renewal_areas", "fit": False,
+        "visible": visible, "style": {"weight": 2, "fillOpacity": 0.55, "color": "#333"},
+        "styleBy": {"field": "status", "colors": STATUS_COLORS, "stroke": "#333"},
+        "popup": [["county", field_label(lang, kind, "county")], ["kind", field_label(lang, kind, "kind")],
+                  ["households", field_label(lang, kind, "households")], ["units", field_label(lang, kind, "units")],
+                  ["area_mu", field_label(lang, kind, "area_mu").split("(")[0], t(lang, "mu")],
+                  ["status", field_label(lang, kind, "status")], ["plan_year", field_label(lang, kind, "plan_year")]],
+        "labels": {"kind": vocabulary(lang, "renewal_kind"), "status": vocabulary(lang, "renewal_status")},
+        "link": f"/maps/areas/{{id}}?lang={lang}", "linkLabel": t(lang, "area_link"),
+        "tooltipField": "name", "onLoad": "search",
+    }
+
+
+def _base_layers(lang: str) -> list[dict]:
+    return [
+        {"id": "districts", "title": t(lang, "districts"), "url": "/maps/data/districts", "download": False,
+         "style": {"color": "#555", "weight": 1.5, "fill": False, "dashArray": "4 3"},
+         "popup": [["city", field_label(lang, "districts", "city")]]},
+        {"id": "roads", "title": t(lang, "roads"), "url": "/maps/data/roads", "byView": True, "minZoom": 15,
+         "download": False, "style": {"color": "#bbb", "weight": 1}},
+    ]
+
+
+def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "") -> str:
+    """Districts, renewal areas by status, parcels by view, legend, search, layer control."""
+    parcels = {"id": "parcels", "title": t(lang, "parcels"), "url": "/maps/data/parcels", "byView": True,
+               "minZoom": 13, "visible": False, "style": {"color": "#2b8cbe", "weight": 1, "fillOpacity": 0.2},
+               "popup": [["land_status", field_label(lang, "parcels", "land_status")],
+                         ["area_mu", field_label(lang, "parcels", "area_mu").split("(")[0], t(lang, "mu")],
+                         ["max_far", field_label(lang, "parcels", "max_far")]],
+               "labels": {"land_status": vocabulary(lang, "land_status")}}
+    statuses = vocabulary(lang, "renewal_status")
+    panel = (f'<h4>{escape(t(lang, "overview"))}</h4><a href="?basemap=amap&lang={lang}">{escape(t(lang, "amap_mode"))}</a>'
+             if datum != "gcj02" else f'<h4>{escape(t(lang, "overview"))}</h4><a href="?lang={lang}">{escape(t(lang, "local"))}</a>')
+    config = {"lang": lang, "datum": datum if datum == "gcj02" else None, "text": {k: t(lang, k) for k in ("search", "download", "nothing")},
+              "basemaps": _basemaps(lang, datum, tianditu_token), "layers": [*_base_layers(lang), parcels, _areas_layer(lang)],
+              "legend": [[STATUS_COLORS[k], v] for k, v in statuses.items()], "legendTitle": t(lang, "status"),
+              "search": {"field": "name"}, "panel": panel}
+    return _render(config, t(lang, "overview"), bounds)
+
+
+def area_page(area: gpd.GeoDataFrame, report, rings: gpd.GeoDataFrame, isochrones: gpd.GeoDataFrame | None,
+              nearest: gpd.GeoDataFrame, lines: gpd.GeoDataFrame, *, lang: str = "zh", datum: str = "cgcs2000",
+              tianditu_token: str = "") -> str:
+    """One area: services by category (clustered), rings, isochrones, nearest lines, gap panel."""
+    name = str(area.name.iloc[0])
+    gaps = [g for g in (report.gap_zh if lang != "en" else report.gap_en) if isinstance(g, str)]
+    panel = f"<h4>{escape(name)}</h4><b>{escape(t(lang, 'gaps'))}</b><ul>" + (
+        "".join(f"<li>{escape(g)}</li>" for g in gaps) or f"<li>{escape(t(lang, 'no_gaps'))}</li>") + "</ul>"
+    cat_labels = {c: (GLYPHS.get(c, ("", ""))[0] and (field_label(lang, "services", "category") and c)) for c in GLYPHS}
+    services = {"id": "services", "title": t(lang, "services"), "url": "/maps/data/services", "byView": True,
+                "cluster": True, "glyphField": "category", "glyphs": GLYPHS,
+                "popup": [["category", field_label(lang, "services", "category")],
+                          ["capacity", field_label(lang, "services", "capacity")]],
+                "labels": {"category": vocabulary(lang, "service_category")}}
+    layers = [*_base_layers(lang)]
+    if isochrones is not None and len(isochrones):
+        layers.append({"id": "isochrones", "title": t(lang, "isochrones"), "geojson": _geojson(isochrones),
+                       "style": {"color": "#6a51a3", "weight": 1, "fillOpacity": 0.12},
+                       "popup": [["threshold_m", "m"]], "titleField": "threshold_m"})
+    layers += [
+        {"id": "rings", "title": t(lang, "rings"), "geojson": _geojson(rings), "download": False,
+         "style": {"color": "#08519c", "weight": 1.5, "fill": False, "dashArray": "6 4"}, "titleField": "radius_m"},
+        {"id": "nearest_lines", "title": t(lang, "nearest"), "geojson": _geojson(lines),
+         "style": {"color": "#cb181d", "weight": 2, "opacity": 0.8}, "tooltipField": "label"},
+        services,
+        {"id": "area", "title": name, "geojson": _geojson(area), "style": {"color": "#000", "weight": 3,
+         "fillColor": "#fd8d3c", "fillOpacity": 0.35}, "popup": _areas_layer(lang)["popup"],
+         "labels": _areas_layer(lang)["labels"]},
+    ]
+    del cat_labels
+    config = {"lang": lang, "datum": datum if datum == "gcj02" else None,
+              "text": {k: t(lang, k) for k in ("search", "download", "nothing")},
+              "basemaps": _basemaps(lang, datum, tianditu_token), "layers": layers, "panel": panel,
+              "legend": [[c, f"{g} {vocabulary(lang, 'service_category')[k]}"] for k, (g, c) in GLYPHS.items()],
+              "legendTitle": t(lang, "services")}
+    return _render(config, name, rings.to_crs(4326).total_bounds)
+
+
+def site_page(origin: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, constraints: gpd.GeoDataFrame | None,
+              surface_tiles: str, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "",
+              extent=None) -> str:
+    """Suitability tiles, hatched exclusions, origin area, numbered candidates with breakdowns."""
+    layers = [*_base_layers(lang)]
+    if constraints is not None and len(constraints):
+        layers.append({"id": "constraints_exclude", "title": t(lang, "constraints"), "hatch": True,
+                       "geojson": _geojson(constraints[constraints.severity == "exclude"]),
+                       "style": {"color": "#b2182b", "weight": 1}, "popup": [["kind", field_label(lang, "constraints", "kind")]],
+                       "labels": {"kind": vocabulary(lang, "constraint_kind")}})
+        layers.append({"id": "constraints_penalize", "title": t(lang, "constraints") + " (penalize)",
+                       "geojson": _geojson(constraints[constraints.severity == "penalize"]),
+                       "style": {"color": "#ef8a62", "weight": 2, "dashArray": "5 5", "fillOpacity": 0.1},
+                       "popup": [["kind", field_label(lang, "constraints", "kind")]],
+                       "labels": {"kind": vocabulary(lang, "constraint_kind")}})
+    layers.append({"id": "origin", "title": t(lang, "origin"), "geojson": _geojson(origin),
+                   "style": {"color": "#000", "weight": 3, "fillColor": "#fd8d3c", "fillOpacity": 0.4}})
+    if len(candidates):
+        cand = candidates.copy()
+        layers.append({"id": "candidates", "title": t(lang, "candidates"), "geojson": _geojson(cand),
+                       "style": {"color": "#b2182b", "weight": 3, "fillOpacity": 0.1},
+                       "popup": [["score", t(lang, "score")], ["area_mu", "面积" if lang != "en" else "area", t(lang, "mu")],
+                                 ["required_mu", "需地" if lang != "en" else "required", t(lang, "mu")],
+                                 ["capacity_units", "可容纳套数" if lang != "en" else "capacity (units)"],
+                                 ["origin_network_m", "距原片区(米)" if lang != "en" else "to origin (m)"]]})
+        pts = cand.copy()
+        pts["geometry"] = cand.geometry.representative_point()
+        layers.append({"id": "candidate_ranks", "title": "#", "geojson": _geojson(pts), "rankField": "rank",
+                       "download": False, "popup": layers[-1]["popup"]})
+    config = {"lang": lang, "datum": datum if datum == "gcj02" else None,
+              "text": {k: t(lang, k) for k in ("search", "download", "nothing")},
+              "basemaps": _basemaps(lang, datum, tianditu_token), "layers": layers,
+              "rasters": [{"title": t(lang, "surface"), "tiles": surface_tiles, "opacity": 0.65}],
+              "legend": [["#1a9850", "1.0"], ["#ffffbf", "0.5"], ["#d73027", "0.0"]], "legendTitle": t(lang, "surface"),
+              "panel": f"<h4>{escape(str(origin.name.iloc[0]))}</h4>{len(candidates)} {escape(t(lang, 'candidates'))}"}
+    bounds = extent if extent is not None else origin.to_crs(4326).buffer(0.03).total_bounds
+    return _render(config, f"{origin.name.iloc[0]} · {t(lang, 'candidates')}", bounds)
+
+
+def targets_page(districts: gpd.GeoDataFrame, values: dict[str, float], unmatched: dict[str, float], metric_label: str,
+                 *, lang: str = "zh", title: str = "") -> str:
+    """Choropleth of a target metric by district, with unmatched regions listed beside the map."""
+    d = districts.copy()
+    d["value"] = d["name"].map(values)
+    finite = [v for v in values.values() if v is not None]
+    vmax = max(finite) if finite else 1.0
+    breaks = [0, vmax * 0.25, vmax * 0.5, vmax * 0.75, vmax]
+    colors = ["#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"]
+    d["class"] = [("none" if v is None or v != v else str(int(np.digitize(v, breaks[1:-1])))) for v in d["value"]]
+    style = {str(i): c for i, c in enumerate(colors[1:])}
+    layers = [{"id": "choropleth", "title": metric_label, "geojson": _geojson(d),
+               "style": {"color": "#333", "weight": 1, "fillOpacity": 0.75},
+               "styleBy": {"field": "class", "colors": style, "other": "#eeeeee", "stroke": "#333"},
+               "popup": [["value", metric_label]], "tooltipField": "name"}]
+    panel = f"<h4>{escape(title)}</h4><b>{escape(t(lang, 'unmatched'))}</b><ul>" + "".join(
+        f"<li>{escape(k)}: {v:,.0f}</li>" for k, v in unmatched.items()) + "</ul>"
+    legend = [[style[str(i)], f"{breaks[i]:,.0f} – {breaks[i + 1]:,.0f}"] for i in range(4)] + [["#eeeeee", "—"]]
+    config = {"lang": lang, "datum": None, "text": {k: t(lang, k) for k in ("search", "download", "nothing")},
+              "basemaps": [{"name": t(lang, "local"), "url": None}], "layers": layers, "panel": panel,
+              "legend": legend, "legendTitle": metric_label}
+    return _render(config, title, d.to_crs(4326).total_bounds)

@@ -1,0 +1,157 @@
+/* renewal-gis map behaviour: one page config (window RENEWAL_CONFIG) drives layers loaded
+   by view from our own API, popups, legend, search, layer control and downloads. No request
+   leaves the server unless the user picks an online basemap. */
+(function () {
+  "use strict";
+  function esc(v) {
+    return String(v).replace(/[&<>"']/g, function (c) { return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]; });
+  }
+  function fmt(v) {
+    if (v === null || v === undefined || v === "") return "—";
+    if (typeof v === "number") {
+      if (Number.isInteger(v) && Math.abs(v) < 10000) return String(v);  /* years, counts */
+      return Math.abs(v) >= 1000 ? v.toLocaleString("zh-CN", {maximumFractionDigits: 2}) : String(Math.round(v * 100) / 100);
+    }
+    if (typeof v === "boolean") return v ? "✓" : "✗";
+    return esc(v);
+  }
+  function popupHtml(props, spec) {
+    var rows = (spec.popup || []).map(function (p) {
+      var value = props[p[0]];
+      if (spec.labels && spec.labels[p[0]] && spec.labels[p[0]][value]) value = spec.labels[p[0]][value];
+      if (p[2]) value = fmt(value) + " " + p[2]; else value = fmt(value);
+      return "<tr><td>" + esc(p[1]) + "</td><td>" + value + "</td></tr>";
+    }).join("");
+    var title = props[spec.titleField || "name"];
+    var link = spec.link ? '<div><a href="' + spec.link.replace("{id}", encodeURIComponent(props.__id)) + '">' + esc(spec.linkLabel) + "</a></div>" : "";
+    var extra = props.__html || "";
+    return '<div class="rn-popup"><b>' + fmt(title) + "</b><table>" + rows + "</table>" + extra + link + "</div>";
+  }
+  function styleFor(spec) {
+    return function (feature) {
+      var s = Object.assign({}, spec.style || {});
+      if (spec.styleBy) {
+        var v = feature.properties[spec.styleBy.field];
+        s.fillColor = s.color = spec.styleBy.colors[v] || spec.styleBy.other || "#888";
+        if (spec.styleBy.stroke) s.color = spec.styleBy.stroke;
+      }
+      if (spec.hatch) { s.fillColor = "url(#rn-hatch)"; s.fillOpacity = 1; }
+      return s;
+    };
+  }
+  function iconFor(spec, props) {
+    if (spec.rankField) return L.divIcon({className: "", html: '<div class="rn-rank">' + esc(props[spec.rankField]) + "</div>", iconSize: [30, 30]});
+    var g = (spec.glyphs || {})[props[spec.glyphField]] || ["•", "#555"];
+    return L.divIcon({className: "", html: '<div class="rn-icon" style="background:' + g[1] + '">' + esc(g[0]) + "</div>", iconSize: [24, 24]});
+  }
+  function makeLayer(spec, C) {
+    var opts = {style: styleFor(spec), onEachFeature: function (f, layer) {
+      f.properties.__id = f.id;
+      if (spec.popup) layer.bindPopup(popupHtml(f.properties, spec), {maxWidth: 360});
+      if (spec.tooltipField) layer.bindTooltip(String(f.properties[spec.tooltipField]), {sticky: true});
+    }};
+    if (spec.glyphField || spec.rankField) opts.pointToLayer = function (f, latlng) { return L.marker(latlng, {icon: iconFor(spec, f.properties)}); };
+    else opts.pointToLayer = function (f, latlng) { return L.circleMarker(latlng, Object.assign({radius: 5}, styleFor(spec)(f))); };
+    var geo = L.geoJSON(null, opts);
+    var holder = spec.cluster && L.markerClusterGroup ? L.markerClusterGroup({disableClusteringAtZoom: 17, chunkedLoading: true}) : null;
+    if (holder) { holder.addLayer(geo); }
+    var group = holder || geo;
+    group._rnSpec = spec; group._rnGeo = geo; group._rnFeatures = [];
+    return group;
+  }
+  function load(map, group, C, fitAfter) {
+    var spec = group._rnSpec, geo = group._rnGeo;
+    if (spec.geojson) { geo.addData(spec.geojson); group._rnFeatures = spec.geojson.features; if (group._rnHolder) {} C.drawn += spec.geojson.features.length; return; }
+    if (spec.minZoom && map.getZoom() < spec.minZoom) { geo.clearLayers(); if (group.clearLayers && group !== geo) { group.clearLayers(); group.addLayer(geo); } group._rnFeatures = []; return; }
+    var url = spec.url + (spec.url.indexOf("?") >= 0 ? "&" : "?") + "limit=" + (spec.limit || 5000);
+    if (spec.byView) { var b = map.getBounds(); url += "&bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (x) { return x.toFixed(6); }).join(","); }
+    if (C.datum) url += "&datum=" + C.datum;
+    var ticket = (group._rnTicket || 0) + 1; group._rnTicket = ticket;
+    fetch(url).then(function (r) { if (!r.ok) throw new Error(url + " → " + r.status); return r.json(); }).then(function (data) {
+      if (ticket !== group._rnTicket) return;
+      geo.clearLayers(); if (group !== geo) { group.clearLayers(); }
+      geo.addData(data); if (group !== geo) group.addLayer(geo);
+      group._rnFeatures = data.features;
+      C.drawn += data.features.length;
+      if (!C.firstDrawn && data.features.length) { C.firstDrawn = performance.now(); document.body.setAttribute("data-first-drawn", String(C.firstDrawn)); }
+      C.loaded[spec.id] = data.features.length;
+      document.body.setAttribute("data-loaded-" + spec.id, String(data.features.length));
+      if (fitAfter && data.features.length) map.fitBounds(geo.getBounds(), {maxZoom: 16});
+      if (spec.onLoad === "search") buildSearch(map, group, C);
+    });
+  }
+  function addHatch(map) {
+    var svg = map.getPanes().overlayPane.querySelector("svg");
+    if (!svg || svg.querySelector("#rn-hatch")) return;
+    var ns = "http://www.w3.org/2000/svg";
+    var defs = document.createElementNS(ns, "defs");
+    var pat = document.createElementNS(ns, "pattern");
+    pat.setAttribute("id", "rn-hatch"); pat.setAttribute("width", "8"); pat.setAttribute("height", "8");
+    pat.setAttribute("patternUnits", "userSpaceOnUse"); pat.setAttribute("patternTransform", "rotate(45)");
+    var line = document.createElementNS(ns, "line");
+    line.setAttribute("x1", "0"); line.setAttribute("y1", "0"); line.setAttribute("x2", "0"); line.setAttribute("y2", "8");
+    line.setAttribute("stroke", "#b2182b"); line.setAttribute("stroke-width", "3");
+    pat.appendChild(line); defs.appendChild(pat); svg.insertBefore(defs, svg.firstChild);
+  }
+  function control(position, html, cls) {
+    var Ctl = L.Control.extend({onAdd: function () { var d = L.DomUtil.create("div", "rn-panel " + (cls || "")); d.innerHTML = html; L.DomEvent.disableClickPropagation(d); L.DomEvent.disableScrollPropagation(d); return d; }});
+    return new Ctl({position: position});
+  }
+  function buildSearch(map, group, C) {
+    var box = document.querySelector(".rn-search");
+    if (!box || box._built) return; box._built = true;
+    var input = box.querySelector("input"), list = box.querySelector("ul");
+    input.addEventListener("input", function () {
+      var q = input.value.trim(); list.innerHTML = "";
+      if (!q) return;
+      group._rnGeo.eachLayer(function (layer) {
+        var name = layer.feature.properties[C.search.field];
+        if (String(name).indexOf(q) >= 0 && list.children.length < 10) {
+          var li = document.createElement("li"); li.textContent = name;
+          li.addEventListener("click", function () { map.fitBounds(layer.getBounds ? layer.getBounds() : L.latLngBounds([layer.getLatLng()]), {maxZoom: 16}); layer.openPopup(); });
+          list.appendChild(li);
+        }
+      });
+    });
+  }
+  function download(C, overlays, map) {
+    var visible = overlays.filter(function (g) { return map.hasLayer(g) && g._rnFeatures && g._rnFeatures.length && g._rnSpec.download !== false; });
+    if (!visible.length) { alert(C.text.nothing); return; }
+    var g = visible[visible.length - 1];
+    var fc = {type: "FeatureCollection", features: g._rnFeatures};
+    var a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([JSON.stringify(fc)], {type: "application/geo+json"}));
+    a.download = g._rnSpec.id + ".geojson"; document.body.appendChild(a); a.click(); a.remove();
+  }
+  window.renewalInit = function (map, C) {
+    C.drawn = 0; C.loaded = {}; C.firstDrawn = null; window.__rnMap = map;
+    if (!map.options.maxZoom) map.setMaxZoom(20);  /* marker clustering needs it; folium sets none without tiles */
+    var base = {}, over = {}, overlays = [];
+    (C.basemaps || []).forEach(function (b, i) {
+      var layer = b.url ? L.tileLayer(b.url, {attribution: b.attribution || "", maxZoom: b.maxZoom || 19, subdomains: b.subdomains || "abc"}) : L.layerGroup();
+      base[b.name] = layer; if (i === 0) layer.addTo(map);
+    });
+    (C.rasters || []).forEach(function (r) {
+      var layer = L.tileLayer(r.tiles, {opacity: r.opacity || 0.7, maxZoom: 20});
+      over[r.title] = layer; layer.addTo(map);
+    });
+    (C.layers || []).forEach(function (spec) {
+      var group = makeLayer(spec, C);
+      over[spec.title] = group; overlays.push(group);
+      if (spec.visible !== false) group.addTo(map);
+      var refresh = function () { if (map.hasLayer(group)) load(map, group, C, false); };
+      if (spec.geojson) load(map, group, C, false);
+      else { load(map, group, C, !!spec.fit); if (spec.byView || spec.minZoom) map.on("moveend", refresh); map.on("overlayadd", function (e) { if (e.layer === group) refresh(); }); }
+    });
+    map.on("layeradd", function () { addHatch(map); });
+    L.control.layers(base, over, {collapsed: false, position: "topright"}).addTo(map);
+    L.control.scale({imperial: false}).addTo(map);
+    if (C.legend && C.legend.length) control("bottomright", "<h4>" + esc(C.legendTitle || "") + "</h4>" + C.legend.map(function (l) { return '<div class="rn-legend"><i style="background:' + l[0] + '"></i>' + esc(l[1]) + "</div>"; }).join("")).addTo(map);
+    if (C.panel) control("topleft", C.panel, "rn-side").addTo(map);
+    if (C.search) control("topleft", '<div class="rn-search"><input placeholder="' + esc(C.text.search) + '"><ul></ul></div>').addTo(map);
+    var dl = control("bottomleft", '<span class="rn-download">⬇ ' + esc(C.text.download) + "</span>");
+    dl.addTo(map); dl.getContainer().addEventListener("click", function () { download(C, overlays, map); });
+    if (C.fit) map.fitBounds(C.fit);
+    window.RENEWAL_STATE = C;
+  };
+})();

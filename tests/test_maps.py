@@ -1,0 +1,145 @@
+"""Map pages in a real headless Chromium (Debian's, driven by Playwright): no console errors,
+no request outside the server, the expected features drawn, popups and the layer control."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import serve
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = Path(os.environ.get("RENEWAL_TEST_OUTPUT", "test-output")) / "maps"
+
+
+@pytest.fixture(scope="module")
+def server(sample_store):
+    with serve(sample_store.path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert os.path.exists(CHROMIUM), "Debian chromium must be installed (make test installs it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    def __init__(self, browser, server, path, wait_for=None):
+        self.page = browser.new_page(viewport={"width": 1200, "height": 800})
+        self.errors, self.outside, self.failed = [], [], []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else self.outside.append(r.url))
+        # Leaflet cancels tile requests it no longer needs when the view changes (ERR_ABORTED).
+        self.page.on("requestfailed", lambda r: None if "ERR_ABORTED" in (r.failure or "") else self.failed.append(r.url))
+        self.page.goto(server + path)
+        for layer in wait_for or []:
+            self.page.wait_for_function(f"document.body.getAttribute('data-loaded-{layer}') !== null", timeout=30000)
+        self.page.wait_for_timeout(500)
+
+    def state(self):
+        return self.page.evaluate("JSON.stringify({drawn: RENEWAL_STATE.drawn, loaded: RENEWAL_STATE.loaded})")
+
+    def shot(self, name):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+    def clean(self):
+        assert self.errors == [], self.errors
+        assert self.outside == [], self.outside
+        assert self.failed == [], self.failed
+
+
+def test_overview_draws_every_area_and_opens_west_big_well(browser, server, sample_store):
+    p = Page(browser, server, "/maps/overview", wait_for=["renewal_areas", "districts"])
+    n_areas = sample_store.info("renewal_areas").feature_count
+    state = json.loads(p.state())
+    assert state["loaded"]["renewal_areas"] == n_areas
+    assert p.page.locator(".leaflet-overlay-pane path").count() >= n_areas + 10  # areas + district outlines
+    # A real mouse click on the West Big Well polygon opens its popup.
+    box = p.page.evaluate("""() => {
+        const map = window.__rnMap; let hit = null;
+        map.eachLayer(l => { if (l.feature && l.feature.properties && l.feature.properties.name === '西大井片区' && l.getBounds) hit = l; });
+        map.fitBounds(hit.getBounds(), {maxZoom: 15, animate: false});
+        const c = map.latLngToContainerPoint(hit.getBounds().getCenter());
+        const r = map.getContainer().getBoundingClientRect();
+        return [c.x + r.left, c.y + r.top]; }""")
+    p.page.wait_for_timeout(600)
+    p.page.mouse.click(*box)
+    popup = p.page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5000)
+    text = popup.inner_text()
+    assert "西大井片区" in text and "500" in text and "亩" in text and "2023" in text
+    p.page.wait_for_timeout(400)  # let the popup fade in before the screenshot
+    p.shot("overview_popup")
+    # The layer control toggles the district outlines.
+    before = p.page.locator(".leaflet-overlay-pane path").count()
+    p.page.get_by_label("行政区划").uncheck()
+    p.page.wait_for_timeout(300)
+    assert p.page.locator(".leaflet-overlay-pane path").count() < before
+    assert not p.page.evaluate("() => { let on = false; window.__rnMap.eachLayer(l => { if (l._rnSpec && l._rnSpec.id === 'districts') on = true; }); return on; }")
+    p.clean()
+
+
+def test_area_map_lists_gaps_and_draws_services(browser, server):
+    p = Page(browser, server, "/maps/areas/1", wait_for=["services"])
+    state = json.loads(p.state())
+    assert state["loaded"]["services"] > 20
+    panel = p.page.locator(".rn-side").inner_text()
+    assert "西大井片区" in panel and "托儿所" in panel  # the nursery gap of the sample city
+    assert p.page.locator(".rn-icon, .marker-cluster").count() > 0
+    p.shot("area_west_big_well")
+    p.clean()
+
+
+def test_site_selection_map_shows_ranked_candidates_and_tiles(browser, server):
+    tiles = []
+    p = Page(browser, server, "/maps/site-selection?for=西大井片区&units=1000")
+    p.page.on("response", lambda r: tiles.append(r.status) if "/rasters/" in r.url else None)
+    p.page.evaluate("window.__rnMap.setZoom(window.__rnMap.getZoom() + 1)")
+    p.page.wait_for_timeout(2500)
+    assert p.page.locator(".rn-rank").count() == 5
+    assert tiles and set(tiles) == {200}
+    p.shot("site_selection")
+    p.clean()
+
+
+def test_targets_choropleth_lists_development_zones(browser, server):
+    p = Page(browser, server, "/maps/targets?city=焦作市&metric=delivered_units")
+    assert p.page.locator(".leaflet-overlay-pane path").count() == 10  # Jiaozuo's districts
+    assert "示范区" in p.page.locator(".rn-side").inner_text()
+    p.shot("targets_jiaozuo")
+    p.clean()
+
+
+def test_english_labels_on_request(browser, server):
+    p = Page(browser, server, "/maps/overview?lang=en", wait_for=["renewal_areas"])
+    assert "Urban renewal overview" in p.page.locator(".rn-side").inner_text()
+    assert p.page.get_by_label("Districts").count() == 1
+    p.clean()
+
+
+def test_amap_mode_shifts_overlays_to_gcj02(sample_store):
+    from api.app import create_app
+    from api.settings import Settings
+    from gis.crs import wgs84_to_gcj02
+
+    client = TestClient(create_app(Settings(store=str(sample_store.path))))
+    plain = client.get("/maps/data/renewal_areas?limit=1").json()["features"][0]
+    shifted = client.get("/maps/data/renewal_areas?limit=1&datum=gcj02").json()["features"][0]
+    lon, lat = plain["geometry"]["coordinates"][0][0][0]
+    expected = wgs84_to_gcj02(lon, lat)
+    got = shifted["geometry"]["coordinates"][0][0][0]
+    assert got == pytest.approx([float(expected[0]), float(expected[1])], abs=2e-6)
+    page = client.get("/maps/overview?basemap=amap").text
+    assert "autonavi" in page and '"datum": "gcj02"' in page
