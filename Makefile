@@ -24,6 +24,7 @@ demo: $(STAMP)
 	$(VENV)/bin/renewal --store $(STORE) targets --check
 	$(VENV)/bin/renewal --store $(STORE) services 西大井片区
 	$(VENV)/bin/renewal --store $(STORE) site-select --for 西大井片区 --units 1000 --require kindergarten:300
+	$(VENV)/bin/renewal --store $(STORE) serve --port $(PORT)
 
 test: $(STAMP) system-deps
 	$(VENV)/bin/ruff check .

@@ -92,21 +92,27 @@ def _base_layers(lang: str) -> list[dict]:
     ]
 
 
-def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "") -> str:
-    """Districts, renewal areas by status, parcels by view, legend, search, layer control."""
+def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "",
+                  show: tuple[str, ...] = (), zoom: int | None = None) -> str:
+    """Districts, renewal areas by status, parcels by view, legend, search, layer control.
+
+    ``show`` turns on layers hidden by default (``parcels``); ``zoom`` opens at that zoom
+    on the centre of ``bounds`` (for shared links)."""
     parcels = {"id": "parcels", "title": t(lang, "parcels"), "url": "/maps/data/parcels", "byView": True,
                "minZoom": 13, "visible": False, "style": {"color": "#2b8cbe", "weight": 1, "fillOpacity": 0.2},
                "popup": [["land_status", field_label(lang, "parcels", "land_status")],
                          ["area_mu", field_label(lang, "parcels", "area_mu").split("(")[0], t(lang, "mu")],
                          ["max_far", field_label(lang, "parcels", "max_far")]],
                "labels": {"land_status": vocabulary(lang, "land_status")}}
+    if "parcels" in show:
+        parcels["visible"] = True
     statuses = vocabulary(lang, "renewal_status")
     panel = (f'<h4>{escape(t(lang, "overview"))}</h4><a href="?basemap=amap&lang={lang}">{escape(t(lang, "amap_mode"))}</a>'
              if datum != "gcj02" else f'<h4>{escape(t(lang, "overview"))}</h4><a href="?lang={lang}">{escape(t(lang, "local"))}</a>')
     config = {"lang": lang, "datum": datum if datum == "gcj02" else None, "text": {k: t(lang, k) for k in ("search", "download", "nothing")},
               "basemaps": _basemaps(lang, datum, tianditu_token), "layers": [*_base_layers(lang), parcels, _areas_layer(lang)],
               "legend": [[STATUS_COLORS[k], v] for k, v in statuses.items()], "legendTitle": t(lang, "status"),
-              "search": {"field": "name"}, "panel": panel}
+              "search": {"field": "name"}, "panel": panel, "zoom": zoom}
     return _render(config, t(lang, "overview"), bounds)
 
 

@@ -42,9 +42,12 @@ def _token(request: Request) -> str:
 
 
 @router.get("/overview", response_class=HTMLResponse, summary="Overview map of renewal areas")
-def overview(request: Request, store: Store, _: Reader, lang: Lang = "zh", basemap: Basemap = "local"):
+def overview(request: Request, store: Store, _: Reader, lang: Lang = "zh", basemap: Basemap = "local",
+             show: Annotated[str | None, Query(pattern="^(parcels)?$")] = None,
+             zoom: Annotated[int | None, Query(ge=3, le=20)] = None):
     areas = read_layer_cached(store, store.find_kind("renewal_areas"))
-    return overview_page(areas.total_bounds, lang=lang, datum=_datum(basemap), tianditu_token=_token(request))
+    return overview_page(areas.total_bounds, lang=lang, datum=_datum(basemap), tianditu_token=_token(request),
+                         show=(show,) if show else (), zoom=zoom)
 
 
 @router.get("/areas/{area}", response_class=HTMLResponse, summary="Map of one area's services and gaps")
@@ -103,7 +106,8 @@ def targets_map(store: Store, _: Reader, city: str = "焦作市", metric: str = 
 @router.get("/data/{layer}", summary="GeoJSON for the maps, by view (bbox) and optionally in GCJ-02")
 def map_data(layer: str, store: Store, _: Reader, bbox: str | None = None,
              limit: Annotated[int, Query(ge=1, le=10000)] = 5000,
-             datum: Annotated[str, Query(pattern="^(cgcs2000|gcj02)$")] = "cgcs2000", category: str | None = None):
+             datum: Annotated[str, Query(pattern="^(cgcs2000|gcj02)$")] = "cgcs2000", category: str | None = None,
+             properties: str | None = None):
     box = None
     if bbox:
         try:
@@ -114,9 +118,12 @@ def map_data(layer: str, store: Store, _: Reader, bbox: str | None = None,
             (x0, x1), (y0, y1) = gcj02_to_wgs84(np.array(box[::2]), np.array(box[1::2]))
             box = [float(x0), float(y0), float(x1), float(y1)]
     filters = {"category": category} if category else None
-    page, matched = query_features(store, layer, FeatureQuery(bbox=box, limit=limit, filters=filters))
+    fields = [f for f in properties.split(",") if f] if properties else None
+    page, matched = query_features(store, layer, FeatureQuery(bbox=box, limit=limit, filters=filters,
+                                                              properties=fields))
     page = _shift(page, datum)
-    return JSONResponse({"type": "FeatureCollection", "features": to_geojson_features(page, precision=6),
+    return JSONResponse({"type": "FeatureCollection", "features": to_geojson_features(page, properties=fields,
+                                                                                      precision=6),
                          "numberMatched": matched, "numberReturned": len(page)}, media_type="application/geo+json")
 
 

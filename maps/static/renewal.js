@@ -66,6 +66,9 @@
     var url = spec.url + (spec.url.indexOf("?") >= 0 ? "&" : "?") + "limit=" + (spec.limit || 5000);
     if (spec.byView) { var b = map.getBounds(); url += "&bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (x) { return x.toFixed(6); }).join(","); }
     if (C.datum) url += "&datum=" + C.datum;
+    var fields = (spec.popup || []).map(function (p) { return p[0]; });
+    [spec.titleField || "name", spec.tooltipField, spec.styleBy && spec.styleBy.field, spec.glyphField].forEach(function (f) { if (f) fields.push(f); });
+    if (spec.popup || spec.tooltipField || spec.styleBy) url += "&properties=" + encodeURIComponent(fields.join(","));
     var ticket = (group._rnTicket || 0) + 1; group._rnTicket = ticket;
     fetch(url).then(function (r) { if (!r.ok) throw new Error(url + " → " + r.status); return r.json(); }).then(function (data) {
       if (ticket !== group._rnTicket) return;
@@ -127,6 +130,8 @@
     C.drawn = 0; C.loaded = {}; C.firstDrawn = null; window.__rnMap = map;
     if (!map.options.maxZoom) map.setMaxZoom(20);  /* marker clustering needs it; folium sets none without tiles */
     var base = {}, over = {}, overlays = [];
+    if (C.fit) map.fitBounds(C.fit, {animate: false});
+    if (C.zoom) map.setView(L.latLngBounds(C.fit).getCenter(), C.zoom, {animate: false});
     (C.basemaps || []).forEach(function (b, i) {
       var layer = b.url ? L.tileLayer(b.url, {attribution: b.attribution || "", maxZoom: b.maxZoom || 19, subdomains: b.subdomains || "abc"}) : L.layerGroup();
       base[b.name] = layer; if (i === 0) layer.addTo(map);
@@ -152,6 +157,7 @@
     var dl = control("bottomleft", '<span class="rn-download">⬇ ' + esc(C.text.download) + "</span>");
     dl.addTo(map); dl.getContainer().addEventListener("click", function () { download(C, overlays, map); });
     if (C.fit) map.fitBounds(C.fit);
+    if (C.zoom) map.setView(L.latLngBounds(C.fit).getCenter(), C.zoom);
     window.RENEWAL_STATE = C;
   };
 })();

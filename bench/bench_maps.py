@@ -1,0 +1,119 @@
+"""Map page speed in headless Chromium: the overview with 1k, 10k and 50k parcels.
+
+Ours loads parcels from the API by view; the baseline is a plain folium map embedding the
+same parcels as GeoJSON (its CDN assets replaced by our vendored copies so it runs offline).
+Prints time to the first drawn parcel and page weight (bytes transferred, compressed) for both.
+Aim (issue #6): the 50k page opens in under 3 s and stays under 2 MB.
+
+    python bench/bench_maps.py [--sizes 1000,10000,50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+
+import maps
+from layers.imports import import_frame
+from layers.sample import build_sample_store
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.conftest.serve
+from tests.conftest import serve  # noqa: E402
+
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PARCEL = 'path[stroke="#2b8cbe"]'
+
+
+def synthetic_parcels(n: int, bounds) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(n)
+    x0, y0, x1, y1 = bounds
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    x = rng.normal(cx, (x1 - x0) / 6, n)
+    y = rng.normal(cy, (y1 - y0) / 6, n)
+    s = rng.uniform(0.0005, 0.0015, n)
+    return gpd.GeoDataFrame({"name": [f"地块{i}" for i in range(n)], "land_status": "state_reserve", "max_far": 2.5},
+                            geometry=shapely.box(x, y, x + s, y + s * 0.8), crs=4490)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # the baseline's static server: no access log
+        pass
+
+
+def measure(page, url: str) -> tuple[float, int]:
+    received = []
+
+    def finished(request):
+        sizes = request.sizes()  # bytes on the wire: compressed body + headers
+        received.append(sizes["responseBodySize"] + sizes["responseHeadersSize"])
+
+    page.on("requestfinished", finished)
+    t = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector(PARCEL, state="attached", timeout=120000)  # drawn, however small
+    first = time.perf_counter() - t
+    page.wait_for_load_state("networkidle")
+    return first, sum(received)
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--sizes", default="1000,10000,50000")
+    args = p.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        tmp = Path(tmp)
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        static = tmp / "static" / "maps"
+        shutil.copytree(Path(maps.__file__).parent / "static", static)
+        handler = functools.partial(_QuietHandler, directory=str(tmp))
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        plain_base = f"http://127.0.0.1:{httpd.server_address[1]}"
+        print("bench_maps: time to first drawn parcel / page weight, headless Chromium")
+        print(f"  {'parcels':>8s} {'ours s':>8s} {'ours MB':>8s} {'folium s':>9s} {'folium MB':>10s}")
+        for n in sizes:
+            store = build_sample_store(tmp / f"s{n}.gpkg")
+            # The overview opens on the centre of all areas: put the parcels around it.
+            ax0, ay0, ax1, ay1 = store.read("renewal_areas").total_bounds
+            cx, cy = (ax0 + ax1) / 2, (ay0 + ay1) / 2
+            x0, y0, x1, y1 = cx - 0.12, cy - 0.09, cx + 0.12, cy + 0.09
+            parcels = synthetic_parcels(n, (x0, y0, x1, y1))
+            import_frame(store, parcels, layer="parcels")
+            with serve(store.path) as url:
+                page = browser.new_page(viewport={"width": 1200, "height": 800})
+                ours_t, ours_b = measure(page, f"{url}/maps/overview?show=parcels&zoom=14")
+                page.close()
+            m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=14, tiles=None)
+            m.default_js = [("leaflet", "/static/maps/vendor/leaflet/leaflet.js")]
+            m.default_css = [("leaflet_css", "/static/maps/vendor/leaflet/leaflet.css")]
+            folium.GeoJson(parcels.to_crs(4326).drop(columns=["land_status"]), style_function=lambda f: {
+                "color": "#2b8cbe", "weight": 1}).add_to(m)
+            html = tmp / f"plain{n}.html"
+            m.save(str(html))
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            plain_t, plain_b = measure(page, f"{plain_base}/{html.name}")
+            page.close()
+            print(f"  {n:8,d} {ours_t:8.2f} {ours_b / 1e6:8.2f} {plain_t:9.2f} {plain_b / 1e6:10.2f}")
+        print("  aim: 50k page opens in < 3 s and weighs < 2 MB")
+        httpd.shutdown()
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
