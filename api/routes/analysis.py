@@ -74,7 +74,11 @@ def nearby(store: Store, _: Reader,
     p_xy = shapely.get_coordinates(point.to_crs(crs).values)
     # Walking is never shorter than the straight line: only facilities within the radius
     # as the crow flies can be within it on foot.
-    near = svc.iloc[svc.sindex.query(point.buffer(radius_m / 90000.0).iloc[0])] if len(svc) else svc
+    # A lon/lat box that surely holds the radius (the exact metric filter follows).
+    dlat = radius_m / 110_000.0
+    dlon = dlat / max(np.cos(np.radians(lat)), 0.1)
+    box = shapely.box(lon - dlon, lat - dlat, lon + dlon, lat + dlat)
+    near = svc.iloc[svc.sindex.query(box)] if len(svc) else svc
     s_m = near.to_crs(crs)
     straight = np.hypot(*(shapely.get_coordinates(s_m.geometry.values) - p_xy).T) if len(s_m) else np.zeros(0)
     keep = straight <= radius_m
