@@ -10,35 +10,17 @@ p50 <= 30 ms and p95 <= 100 ms; nearby <= 100 ms; site selection <= 1 s.
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import _common  # noqa: E402, F401  (puts the repo root on sys.path)
 import httpx
 import numpy as np
 
 from layers.sample import build_sample_store
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait(port: int, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not start")
+from tests.conftest import serve  # noqa: E402
 
 
 def measure(client: httpx.Client, method: str, url: str, n: int, concurrency: int, **kw) -> dict:
@@ -62,12 +44,7 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = build_sample_store(Path(tmp) / "renewal.gpkg")
-        port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "renewal_cli.main", "--store", str(store.path), "serve",
-                                 "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait(port)
-            base = f"http://127.0.0.1:{port}"
+        with serve(store.path) as base:
             cases = [
                 ("items limit=100", "GET", "/collections/services/items?limit=100", {}, args.requests),
                 ("nearby 500 m", "GET", "/analysis/nearby?lon=113.17&lat=35.24&radius_m=500", {}, args.requests),
@@ -83,9 +60,6 @@ def main() -> None:
                         m = measure(client, method, url, n, conc, **kw)
                         print(f"  {name:18s} {conc:7d} {m['p50']:8.1f} {m['p95']:8.1f} {m['rps']:7.1f}")
             print("  aims: items p50 <= 30 ms, p95 <= 100 ms; nearby <= 100 ms; site selection <= 1000 ms")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
 
 
 if __name__ == "__main__":

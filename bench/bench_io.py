@@ -10,15 +10,14 @@ the Gauss–Krüger plane. Aim: ours within 2× of the bare path.
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
-import time
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
+from _common import best_of, peak_mb  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 from layers.imports import import_file
 from layers.store import GeoPackageStore
@@ -35,15 +34,6 @@ def make_input(path: Path, n: int) -> None:
                               "kind": kinds, "households": rng.integers(50, 2000, n),
                               "plan_year": rng.integers(2021, 2026, n)}, geometry=geoms, crs=4490)
     pyogrio.write_dataframe(frame, path, layer="areas", driver="GPKG")
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:
@@ -67,12 +57,12 @@ def main() -> None:
 
         t_bare = best_of(bare, args.repeat)
         t_ours = best_of(ours, args.repeat)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mb()
     print(f"bench_io: {args.n:,} polygons (best of {args.repeat})")
     print(f"  baseline  pyogrio read + GPKG write : {t_bare:6.2f} s")
     print(f"  ours      renewal import (validated): {t_ours:6.2f} s  ({args.n / t_ours:,.0f} features/s)")
     print(f"  ratio     ours / baseline           : {t_ours / t_bare:6.2f}x  (aim <= 2x)")
-    print(f"  peak RSS                            : {peak_mb:6.0f} MB")
+    print(f"  peak RSS                            : {peak:6.0f} MB")
 
 
 if __name__ == "__main__":

@@ -14,12 +14,12 @@ import argparse
 import functools
 import http.server
 import shutil
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+import _common  # noqa: E402, F401  (puts the repo root on sys.path)
 import folium
 import geopandas as gpd
 import numpy as np
@@ -28,8 +28,6 @@ import shapely
 import maps
 from layers.imports import import_frame
 from layers.sample import build_sample_store
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.conftest.serve
 from tests.conftest import serve  # noqa: E402
 
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

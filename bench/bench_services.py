@@ -21,6 +21,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import shapely
+from _common import best_of, peak_mb  # noqa: E402
 
 from gis.network import build_network, nearest_within_network
 from gis.services import nearest_services
@@ -35,20 +36,6 @@ def grid_roads(side: int, spacing: float = 100.0) -> gpd.GeoDataFrame:
     h = [np.column_stack([xs, np.full(side, y)]) for y in ys]
     v = [np.column_stack([np.full(side, x), ys]) for x in xs]
     return gpd.GeoDataFrame(geometry=shapely.linestrings(h + v), crs=4547)
-
-
-def best_of(fn, repeat: int) -> float:
-    """Fastest of ``repeat`` runs: the figure least disturbed by other load (timeit's rule)."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:

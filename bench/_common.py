@@ -1,0 +1,26 @@
+"""Helpers shared by the benchmarks."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from pathlib import Path
+
+# The repo root, so benchmarks can reuse tests.conftest.serve (the live-server helper).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def best_of(fn, repeat: int) -> float:
+    """Fastest of ``repeat`` runs in seconds: the figure least disturbed by other load (timeit's rule)."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
