@@ -156,7 +156,7 @@ def area_page(area: gpd.GeoDataFrame, report, rings: gpd.GeoDataFrame, isochrone
 
 def site_page(origin: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, constraints: gpd.GeoDataFrame | None,
               surface_tiles: str, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "",
-              extent=None) -> str:
+              extent=None, labels: dict[str, str] | None = None) -> str:
     """Suitability tiles, hatched exclusions, origin area, numbered candidates with breakdowns."""
     layers = [*_base_layers(lang)]
     if constraints is not None and len(constraints):
@@ -178,7 +178,10 @@ def site_page(origin: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, constraint
                        "popup": [["score", t(lang, "score")], ["area_mu", "面积" if lang != "en" else "area", t(lang, "mu")],
                                  ["required_mu", "需地" if lang != "en" else "required", t(lang, "mu")],
                                  ["capacity_units", "可容纳套数" if lang != "en" else "capacity (units)"],
-                                 ["origin_network_m", "距原片区(米)" if lang != "en" else "to origin (m)"]]})
+                                 ["origin_network_m", "距原片区(米)" if lang != "en" else "to origin (m)"],
+                                 ["binding", "约束" if lang != "en" else "binding rules"]]
+                       + [[c, f"  + {(labels or {}).get(c[2:], c[2:]) if lang != 'en' else c[2:]}"]
+                          for c in cand.columns if c.startswith("c_")]})
         pts = cand.copy()
         pts["geometry"] = cand.geometry.representative_point()
         layers.append({"id": "candidate_ranks", "title": "#", "geojson": _geojson(pts), "rankField": "rank",

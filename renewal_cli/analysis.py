@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from gis.accessibility import supply_demand
 from gis.isochrones import walking_isochrones
 from gis.services import area_summary, nearest_services, share_within_standard
 from layers.inputs import analysis_inputs, resolve_area
@@ -24,6 +25,14 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", help="write the report (CSV) to this file")
     p.add_argument("--standards", help="a city's own standards table (CSV or YAML)")
     p.set_defaults(handler=cmd_services)
+
+    p = sub.add_parser("access", help="supply–demand (2SFCA / E2SFCA) of a category's capacity per area")
+    p.add_argument("category", help="a category with capacities, e.g. kindergarten (seats), hospital (beds)")
+    p.add_argument("--catchment", type=float, help="metres (default: the category's GB 50180-2018 distance)")
+    p.add_argument("--decay", choices=("none", "gaussian"), default="none", help="gaussian = E2SFCA")
+    p.add_argument("--persons-per-household", type=float, default=2.62, help="default 2.62 (2020 census)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_access)
 
     p = sub.add_parser("isochrones", help="walking isochrones (300/500/1000 m) of an area")
     p.add_argument("area")
@@ -86,6 +95,24 @@ def print_services_table(report) -> None:
             ("category_zh", "设施"), ("nearest_name", "最近设施"), ("network_m", "步行(m)"), ("straight_m", "直线(m)"),
             ("count_300", "300m内"), ("count_500", "500m内"), ("count_1000", "1000m内"), ("standard_m", "标准(m)"),
             ("meets_standard", "达标"), ("gap_zh", "缺口")])
+
+
+def cmd_access(store, args) -> int:
+    inputs = analysis_inputs(store)
+    result = supply_demand(inputs.areas, inputs.services, args.category, network=inputs.network,
+                           catchment_m=args.catchment, decay=args.decay,
+                           persons_per_household=args.persons_per_household)
+    if args.json:
+        print_json({**result.attrs, "areas": result.to_dict(orient="records")})
+        return 0
+    print(f"{args.category}: capacity per 1000 residents within {result.attrs['catchment_m']:g} m walking "
+          f"({'E2SFCA, Gaussian decay' if args.decay == 'gaussian' else '2SFCA'}; "
+          f"{args.persons_per_household:g} persons per household)")
+    shown = result.assign(households=result.households.astype(int), population=result.population.round(0))
+    print_table(shown.sort_values("per_1000").to_dict(orient="records"),
+                [("name", "片区"), ("households", "户数"), ("population", "人口"), ("facilities", "设施数"),
+                 ("per_1000", "每千人容量")])
+    return 0
 
 
 def cmd_isochrones(store, args) -> int:

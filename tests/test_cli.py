@@ -136,3 +136,10 @@ def test_suitability_surface_is_a_tiled_geotiff_with_overviews(store_path, tmp_p
 def test_site_select_bad_require(store_path, capsys):
     assert main(["--store", str(store_path), "site-select", "--for", "1", "--require", "kindergarten"]) == 2
     assert "category:metres" in capsys.readouterr().err
+
+
+def test_access_2sfca_for_kindergartens(store_path, capsys):
+    assert main(["--store", str(store_path), "access", "kindergarten", "--decay", "gaussian", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["catchment_m"] == 300 and data["decay"] == "gaussian" and len(data["areas"]) >= 30
+    assert all(a["population"] == pytest.approx(a["households"] * 2.62) for a in data["areas"])

@@ -4,6 +4,7 @@ no request outside the server, the expected features drawn, popups and the layer
 import json
 import os
 from pathlib import Path
+from urllib.request import urlopen
 
 import pytest
 from fastapi.testclient import TestClient
@@ -94,6 +95,12 @@ def test_overview_draws_every_area_and_opens_west_big_well(browser, server, samp
 def test_area_map_lists_gaps_and_draws_services(browser, server):
     p = Page(browser, server, "/maps/areas/1", wait_for=["services"])
     state = json.loads(p.state())
+    counts = p.page.evaluate("""() => { const out = {}; window.__rnMap.eachLayer(l => {
+        if (l._rnSpec) out[l._rnSpec.id] = l._rnFeatures.length; }); return out; }""")
+    assert counts["rings"] == 3 and counts["isochrones"] == 3 and counts["area"] == 1
+    report = json.loads(urlopen(f"{server}/analysis/services/1").read())
+    outside = [c for c in report["categories"] if c["nearest_name"] and (c["straight_m"] or 0) > 0]
+    assert counts["nearest_lines"] == len(outside)  # one line per category whose nearest lies outside
     assert state["loaded"]["services"] > 20
     panel = p.page.locator(".rn-side").inner_text()
     assert "西大井片区" in panel and "托儿所" in panel  # the nursery gap of the sample city
@@ -110,6 +117,11 @@ def test_site_selection_map_shows_ranked_candidates_and_tiles(browser, server):
     p.page.wait_for_timeout(2500)
     assert p.page.locator(".rn-rank").count() == 5
     assert tiles and set(tiles) == {200}
+    p.page.locator(".rn-rank").first.click()
+    popup = p.page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5000)
+    text = popup.inner_text()
+    assert "得分" in text and "可容纳套数" in text and "+ 就读:小学" in text and "+ 距原片区(就近安置)" in text
     p.shot("site_selection")
     p.clean()
 

@@ -226,3 +226,24 @@ def test_2sfca_worked_example():
     assert out.accessibility.to_dict() == {1: 0.5, 2: 0.5, 3: 0.0}
     assert out.facilities.to_dict() == {1: 1, 2: 1, 3: 0}
     assert float(gaussian_decay(250.0, 500)) == pytest.approx((np.exp(-0.125) - np.exp(-0.5)) / (1 - np.exp(-0.5)))
+
+
+def test_supply_demand_on_the_grid_city(grid_roads):
+    from gis.accessibility import supply_demand
+
+    # Two areas share one 200-seat kindergarten within 300 m walking; a third is beyond reach.
+    areas = gpd.GeoDataFrame({"id": [1, 2, 3], "name": ["A", "B", "C"], "households": [100, 300, 50]},
+                             geometry=[shapely.box(X0 + 100, Y0 + 100, X0 + 200, Y0 + 200),
+                                       shapely.box(X0 + 300, Y0 + 100, X0 + 400, Y0 + 200),
+                                       shapely.box(X0 + 800, Y0 + 800, X0 + 900, Y0 + 900)], crs=4547)
+    kg = gpd.GeoDataFrame({"name": ["K"], "category": ["kindergarten"], "capacity": [200.0]},
+                          geometry=[xy(250, 200)], crs=4547)
+    net = build_network(grid_roads)
+    out = supply_demand(areas, kg, "kindergarten", network=net).set_index("name")
+    # Population 262 + 786 = 1048 share 200 seats: 200/1048 seats per person for A and B.
+    assert out.loc["A", "accessibility"] == pytest.approx(200 / 1048, abs=1e-5)
+    assert out.loc["B", "per_1000"] == pytest.approx(1000 * 200 / 1048, abs=0.01)
+    assert out.loc["C", "accessibility"] == 0 and out.loc["C", "facilities"] == 0
+    assert out.attrs["catchment_m"] == 300
+    with pytest.raises(InputError, match="needs capacities|with a capacity"):
+        supply_demand(areas, kg.assign(capacity=None), "kindergarten")

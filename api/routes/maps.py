@@ -78,10 +78,11 @@ def site_map(request: Request, store: Store, _: Reader, for_: Annotated[str, Que
     import shapely
 
     box = gpd.GeoSeries([shapely.box(*extent)], crs=surface.grid.crs).to_crs(4326).total_bounds
+    contrib = [c for c in cand.columns if c.startswith("c_")]
     keep = [c for c in ("rank", "name", "score", "area_mu", "required_mu", "capacity_units", "origin_network_m",
-                        "geometry") if c in cand.columns]
+                        "binding", "geometry") if c in cand.columns] + contrib
     tiles = f"/rasters/suitability-{int(origin.id.iloc[0])}/tiles/{{z}}/{{x}}/{{y}}.png"
-    return site_page(origin, cand[keep], constraints, tiles, lang=lang, extent=box)
+    return site_page(origin, cand[keep], constraints, tiles, lang=lang, extent=box, labels=surface.labels)
 
 
 @router.get("/targets", response_class=HTMLResponse, summary="Choropleth of a target metric by district")
