@@ -12,6 +12,7 @@ __all__ = ["Criterion", "METHODS", "combine_rasters", "combine_arrays"]
 
 import os
 import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -131,13 +132,21 @@ def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weigh
         # that are never read again.
         with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", ZSTD_LEVEL="1", GDAL_CACHEMAX=256), \
                 rasterio.open(tmp, "w", **profile) as dst, ThreadPoolExecutor(max(1, workers)) as pool:
-            windows = list(_windows(width, height, tile))
-            step = 2 * max(1, workers)
-            for start in range(0, len(windows), step):
-                for window, out in pool.map(compute, windows[start:start + step]):
-                    dst.write(out, 1, window=window)
+            # Keep 2 × workers windows in flight and write them in order as they complete,
+            # so the workers compute while this thread writes.
+            pending: deque = deque()
+            for window in _windows(width, height, tile):
+                pending.append(pool.submit(compute, window))
+                if len(pending) >= 2 * max(1, workers):
+                    done_window, out = pending.popleft().result()
+                    dst.write(out, 1, window=done_window)
                     if progress is not None:
-                        progress.update(window.width * window.height)
+                        progress.update(done_window.width * done_window.height)
+            while pending:
+                done_window, out = pending.popleft().result()
+                dst.write(out, 1, window=done_window)
+                if progress is not None:
+                    progress.update(done_window.width * done_window.height)
             if overviews:
                 levels = [f for f in (2, 4, 8, 16) if min(width, height) // f >= 64]
                 if levels:
