@@ -16,7 +16,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from gis.errors import InputError
-from gis.network import WalkNetwork
+from gis.network import WalkNetwork, min_per_key
 from gis.services import access_points
 from gis.standards import CIRCLES_M
 
@@ -43,11 +43,8 @@ def walking_isochrones(area: gpd.GeoDataFrame, network: WalkNetwork, thresholds=
     cols = np.concatenate([network.seg_u[snap.segment], network.seg_v[snap.segment]])
     data = np.maximum(np.concatenate([snap.offset + snap.t * length, snap.offset + (1 - snap.t) * length]), 1e-6)
     # Many access points reach the same node; a sparse matrix would *sum* those entries.
-    order = np.lexsort((data, cols))
-    cols, data, rows = cols[order], data[order], rows[order]
-    first = np.ones(len(cols), bool)
-    first[1:] = cols[1:] != cols[:-1]
-    cols, data, rows = cols[first], data[first], rows[first]
+    keep = min_per_key(data, cols)
+    cols, data, rows = cols[keep], data[keep], rows[keep]
     coo = network.graph.tocoo()
     graph = coo_matrix((np.concatenate([coo.data, data]), (np.concatenate([coo.row, rows]),
                         np.concatenate([coo.col, cols]))), shape=(n + 1, n + 1)).tocsr()

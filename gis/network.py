@@ -13,7 +13,7 @@ straight line — which keeps the dense distance blocks scipy returns small.
 
 from __future__ import annotations
 
-__all__ = ["WalkNetwork", "Snapped", "build_network", "pairs_within", "nearest_within_network"]
+__all__ = ["WalkNetwork", "Snapped", "build_network", "pairs_within", "nearest_within_network", "min_per_key"]
 
 import logging
 import multiprocessing
@@ -196,16 +196,30 @@ def build_network(roads: gpd.GeoDataFrame | gpd.GeoSeries, crs=None) -> WalkNetw
                        cKDTree(mids), float(seg_len.max()) / 2.0)
 
 
+def min_per_key(values: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """Indices of the smallest value for each distinct key (tuple), ordered by key.
+
+    Examples
+    --------
+    >>> min_per_key(np.array([5.0, 2.0, 7.0, 1.0]), np.array([1, 1, 2, 2])).tolist()
+    [1, 3]
+    """
+    order = np.lexsort((values, *reversed(keys)))  # by keys (first key outermost), then value
+    first = np.zeros(len(order), bool)
+    first[:1] = True
+    for key in keys:
+        k = key[order]
+        first[1:] |= k[1:] != k[:-1]
+    return order[first]
+
+
 def _symmetric_min(u, v, w, n) -> csr_matrix:
     # csr_matrix sums duplicate entries; parallel segments must keep the shortest instead.
     rows = np.concatenate([u, v])
     cols = np.concatenate([v, u])
     data = np.concatenate([w, w])
-    order = np.lexsort((data, cols, rows))
-    rows, cols, data = rows[order], cols[order], data[order]
-    first = np.ones(len(rows), bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    return coo_matrix((data[first], (rows[first], cols[first])), shape=(n, n)).tocsr()
+    keep = min_per_key(data, rows, cols)
+    return coo_matrix((data[keep], (rows[keep], cols[keep])), shape=(n, n)).tocsr()
 
 
 def _augmented(net: WalkNetwork, fac: Snapped) -> csr_matrix:
@@ -383,11 +397,8 @@ def nearest_within_network(net: WalkNetwork, origins_xy, facilities_xy) -> tuple
     oi, fi = _same_segment_pairs(org.segment, fac.segment)
     if len(oi):
         direct = _same_segment(org, fac, net, oi, fi)
-        order = np.lexsort((direct, oi))
-        oi, fi, direct = oi[order], fi[order], direct[order]
-        first = np.ones(len(oi), bool)
-        first[1:] = oi[1:] != oi[:-1]
-        oi, fi, direct = oi[first], fi[first], direct[first]
+        keep = min_per_key(direct, oi)
+        oi, fi, direct = oi[keep], fi[keep], direct[keep]
         better = direct < best[oi]
         best[oi[better]] = direct[better]
         src[oi[better]] = fi[better]

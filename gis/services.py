@@ -21,7 +21,13 @@ from scipy.spatial import cKDTree
 
 from gis.crs import metric_crs
 from gis.errors import InputError
-from gis.network import WalkNetwork, build_network, nearest_within_network, pairs_within
+from gis.network import (
+    WalkNetwork,
+    build_network,
+    min_per_key,
+    nearest_within_network,
+    pairs_within,
+)
 from gis.standards import CIRCLES_M, Standard, default_standards
 
 log = logging.getLogger(__name__)
@@ -90,22 +96,16 @@ def access_points(geoms: np.ndarray, spacing: float = 25.0) -> tuple[np.ndarray,
 
 
 def _reduce_min(o: np.ndarray, f: np.ndarray, d: np.ndarray):
-    order = np.lexsort((d, f, o))
-    o, f, d = o[order], f[order], d[order]
-    first = np.ones(len(o), bool)
-    first[1:] = (o[1:] != o[:-1]) | (f[1:] != f[:-1])
-    return o[first], f[first], d[first]
+    keep = min_per_key(d, o, f)
+    return o[keep], f[keep], d[keep]
 
 
 def _group_min(values: np.ndarray, groups: np.ndarray, n: int, payload: np.ndarray):
     best = np.full(n, np.inf)
     arg = np.full(n, -1, dtype=np.int64)
-    order = np.lexsort((values, groups))
-    g, v, p = groups[order], values[order], payload[order]
-    first = np.ones(len(g), bool)
-    first[1:] = g[1:] != g[:-1]
-    best[g[first]] = v[first]
-    arg[g[first]] = p[first]
+    keep = min_per_key(values, groups)
+    best[groups[keep]] = values[keep]
+    arg[groups[keep]] = payload[keep]
     return best, arg
 
 

@@ -117,14 +117,12 @@ def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu
 
 
 def area_page(area: gpd.GeoDataFrame, report, rings: gpd.GeoDataFrame, isochrones: gpd.GeoDataFrame | None,
-              nearest: gpd.GeoDataFrame, lines: gpd.GeoDataFrame, *, lang: str = "zh", datum: str = "cgcs2000",
-              tianditu_token: str = "") -> str:
+              lines: gpd.GeoDataFrame, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "") -> str:
     """One area: services by category (clustered), rings, isochrones, nearest lines, gap panel."""
     name = str(area.name.iloc[0])
     gaps = [g for g in (report.gap_zh if lang != "en" else report.gap_en) if isinstance(g, str)]
     panel = f"<h4>{escape(name)}</h4><b>{escape(t(lang, 'gaps'))}</b><ul>" + (
         "".join(f"<li>{escape(g)}</li>" for g in gaps) or f"<li>{escape(t(lang, 'no_gaps'))}</li>") + "</ul>"
-    cat_labels = {c: (GLYPHS.get(c, ("", ""))[0] and (field_label(lang, "services", "category") and c)) for c in GLYPHS}
     services = {"id": "services", "title": t(lang, "services"), "url": "/maps/data/services", "byView": True,
                 "cluster": True, "glyphField": "category", "glyphs": GLYPHS,
                 "popup": [["category", field_label(lang, "services", "category")],
@@ -145,7 +143,6 @@ def area_page(area: gpd.GeoDataFrame, report, rings: gpd.GeoDataFrame, isochrone
          "fillColor": "#fd8d3c", "fillOpacity": 0.35}, "popup": _areas_layer(lang)["popup"],
          "labels": _areas_layer(lang)["labels"]},
     ]
-    del cat_labels
     config = {"lang": lang, "datum": datum if datum == "gcj02" else None,
               "text": {k: t(lang, k) for k in ("search", "download", "nothing")},
               "basemaps": _basemaps(lang, datum, tianditu_token), "layers": layers, "panel": panel,

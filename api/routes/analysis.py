@@ -9,6 +9,7 @@ import threading
 from collections import OrderedDict
 from typing import Annotated, Any
 
+import geopandas as gpd
 import numpy as np
 import shapely
 from fastapi import APIRouter, Query
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Reader, Store
+from gis.crs import metric_crs
 from gis.errors import InputError
 from gis.isochrones import walking_isochrones
 from gis.network import pairs_within
@@ -66,11 +68,8 @@ def nearby(store: Store, _: Reader,
         if category not in inputs.standards:
             raise InputError(f"unknown category {category!r}; known: {', '.join(inputs.standards)}")
         svc = svc[svc.category == category]
-    crs = inputs.network.crs if inputs.network is not None else None
-    import geopandas as gpd
-
     point = gpd.GeoSeries([shapely.Point(lon, lat)], crs=4490)
-    crs = crs or __import__("gis.crs", fromlist=["metric_crs"]).metric_crs(point)
+    crs = inputs.network.crs if inputs.network is not None else metric_crs(point)
     p_xy = shapely.get_coordinates(point.to_crs(crs).values)
     # Walking is never shorter than the straight line: only facilities within the radius
     # as the crow flies can be within it on foot.

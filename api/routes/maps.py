@@ -59,7 +59,7 @@ def area_map(area: str, request: Request, store: Store, _: Reader, lang: Lang = 
     lines = lines_to_nearest(origin, report, inputs.services)
     datum = _datum(basemap)
     frames = [_shift(f, datum) for f in (origin, distance_rings(origin), iso, lines)]
-    return area_page(frames[0], report, frames[1], frames[2], None, frames[3], lang=lang, datum=datum,
+    return area_page(frames[0], report, frames[1], frames[2], frames[3], lang=lang, datum=datum,
                      tianditu_token=_token(request))
 
 
