@@ -14,6 +14,7 @@ from __future__ import annotations
 
 __all__ = [
     "CGCS2000",
+    "CHINA_BOUNDS",
     "CRSSpec",
     "parse_crs",
     "gk_zone",
@@ -43,6 +44,8 @@ from pyproj.exceptions import CRSError as _PyprojCRSError
 from gis.errors import CRSError
 
 CGCS2000 = 4490
+#: lon/lat box of China with a margin; data outside it is almost surely a CRS mistake.
+CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
 
 # 3-degree zones 25..45 (CM 75°E..135°E) cover China. EPSG numbers run consecutively:
 # without zone prefix in the easting 4534..4554, with prefix 4513..4533.

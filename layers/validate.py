@@ -17,15 +17,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.crs import CGCS2000, CRSSpec, metric_crs, parse_crs
+from gis.crs import CGCS2000, CHINA_BOUNDS, CRSSpec, metric_crs, parse_crs
 from gis.errors import CRSError, InputError, Problem, ValidationError
 from gis.units import M2_PER_MU
 from layers.schemas import VOCABULARIES, LayerSchema, schema_for
 
 log = logging.getLogger(__name__)
 
-#: lon/lat box of China with a margin; data outside it is almost surely a CRS mistake.
-CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
 _GEOM_TYPES = {"polygon": {3, 6}, "point": {0}, "line": {1, 5}}
 _GEOM_NAMES = {"polygon": "Polygon/MultiPolygon", "point": "Point", "line": "LineString/MultiLineString"}
 _AREA_ALIASES = {"面积": "area_m2", "占地面积": "area_mu", "用地面积": "area_mu", "面积(亩)": "area_mu",

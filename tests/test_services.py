@@ -247,3 +247,18 @@ def test_supply_demand_on_the_grid_city(grid_roads):
     assert out.attrs["catchment_m"] == 300
     with pytest.raises(InputError, match="needs capacities|with a capacity"):
         supply_demand(areas, kg.assign(capacity=None), "kindergarten")
+
+
+def test_facilities_near_a_point(grid_services, grid_roads):
+    from gis.services import facilities_near
+
+    net = build_network(grid_roads)
+    svc = grid_services.to_crs(4490).assign(id=range(1, 6))
+    origin = gpd.GeoSeries([xy(150, 200)], crs=4547).to_crs(4490).iloc[0]
+    found = facilities_near(origin.x, origin.y, svc, radius_m=400, network=net).set_index("name")
+    # P1 30 m; K1 350 m on foot (250 m straight); K2 400 m on its street; C1 inside area B is 710 m off.
+    assert list(found.index) == ["P1", "K1", "K2"]
+    assert found.loc["K1", "network_m"] == pytest.approx(350, abs=0.1)
+    assert found.loc["K1", "straight_m"] == pytest.approx(250, abs=0.1)
+    with pytest.raises(InputError, match="swapped"):
+        facilities_near(origin.y, origin.x, svc)

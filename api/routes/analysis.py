@@ -9,26 +9,21 @@ import threading
 from collections import OrderedDict
 from typing import Annotated, Any
 
-import geopandas as gpd
-import numpy as np
 import shapely
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Reader, Store
-from gis.crs import metric_crs
 from gis.errors import InputError
 from gis.isochrones import walking_isochrones
-from gis.network import pairs_within
-from gis.services import area_summary, nearest_services
+from gis.services import area_summary, facilities_near, nearest_services
 from gis.suitability.model import default_spec, load_spec
 from gis.suitability.weights import ahp_weights
 from gis.targets import check_targets
 from layers.features import to_geojson_features
 from layers.inputs import analysis_inputs, area_surface, parse_require, resolve_area, select_on
 from layers.reports import site_result
-from layers.validate import CHINA_BOUNDS
 
 router = APIRouter(prefix="/analysis", tags=["Analysis"])
 REPORT_FIELDS = ["category", "category_zh", "nearest_name", "straight_m", "network_m", "reachable", "second_name",
@@ -58,44 +53,15 @@ def nearby(store: Store, _: Reader,
            lat: Annotated[float, Query(description="CGCS2000/WGS84 latitude")],
            radius_m: Annotated[float, Query(gt=0, le=5000)] = 1000, category: str | None = None,
            limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
-    x0, y0, x1, y1 = CHINA_BOUNDS
-    if not (np.isfinite(lon) and np.isfinite(lat)) or not (x0 <= lon <= x1 and y0 <= lat <= y1):
-        hint = " (lon and lat swapped?)" if x0 <= lat <= x1 and y0 <= lon <= y1 else ""
-        raise InputError(f"({lon}, {lat}) is outside China{hint}; give CGCS2000/WGS84 lon and lat")
     inputs = analysis_inputs(store)
     svc = inputs.services
     if category is not None:
         if category not in inputs.standards:
             raise InputError(f"unknown category {category!r}; known: {', '.join(inputs.standards)}")
         svc = svc[svc.category == category]
-    point = gpd.GeoSeries([shapely.Point(lon, lat)], crs=4490)
-    crs = inputs.network.crs if inputs.network is not None else metric_crs(point)
-    p_xy = shapely.get_coordinates(point.to_crs(crs).values)
-    # Walking is never shorter than the straight line: only facilities within the radius
-    # as the crow flies can be within it on foot.
-    # A lon/lat box that surely holds the radius (the exact metric filter follows).
-    dlat = radius_m / 110_000.0
-    dlon = dlat / max(np.cos(np.radians(lat)), 0.1)
-    box = shapely.box(lon - dlon, lat - dlat, lon + dlon, lat + dlat)
-    near = svc.iloc[svc.sindex.query(box)] if len(svc) else svc
-    s_m = near.to_crs(crs)
-    straight = np.hypot(*(shapely.get_coordinates(s_m.geometry.values) - p_xy).T) if len(s_m) else np.zeros(0)
-    keep = straight <= radius_m
-    s_m, near, straight = s_m[keep], near[keep], straight[keep]
-    svc = near
-    network = np.full(len(s_m), np.nan)
-    if inputs.network is not None and len(s_m):
-        _, fi, d = pairs_within(inputs.network, p_xy, shapely.get_coordinates(s_m.geometry.values), radius_m)
-        network[fi] = d
-    within = np.flatnonzero((np.nan_to_num(network, nan=np.inf) <= radius_m) | (straight <= radius_m))
-    order = within[np.argsort(np.where(np.isnan(network[within]), straight[within], network[within]))][:limit]
-    rows = [{"id": int(svc.id.iloc[i]), "name": svc.name.iloc[i], "category": svc.category.iloc[i],
-             "straight_m": round(float(straight[i]), 1),
-             "network_m": None if np.isnan(network[i]) else round(float(network[i]), 1),
-             "lon": round(float(svc.geometry.iloc[i].x), 7), "lat": round(float(svc.geometry.iloc[i].y), 7)}
-            for i in order]
+    found = facilities_near(lon, lat, svc, radius_m=radius_m, network=inputs.network, limit=limit)
     return {"lon": lon, "lat": lat, "radius_m": radius_m, "basis": "network" if inputs.network else "straight",
-            "count": len(rows), "facilities": rows}
+            "count": len(found), "facilities": _records(found)}
 
 
 @router.get("/isochrones/{area}", summary="Walking isochrones (300/500/1000 m) of an area")
