@@ -11,7 +11,7 @@ import pandas as pd
 from gis.errors import InputError
 from gis.suitability.model import load_spec
 from gis.suitability.weights import ahp_weights
-from layers.inputs import parse_require, select_on_surface
+from layers.inputs import area_surface, parse_require, select_on_surface
 from layers.reports import site_result
 from renewal_cli.output import print_json, print_table
 
@@ -81,8 +81,7 @@ def cmd_weights(store, args) -> int:
 def cmd_suitability(store, args) -> int:
     spec = load_spec(args.weights) if args.weights else None
     with tempfile.TemporaryDirectory() as tmp:
-        origin, surface, _, _ = select_on_surface(store, args.area, out_dir=tmp, spec=spec,
-                                                  max_distance=args.max_distance, top=0)
+        origin, surface = area_surface(store, args.area, out_dir=tmp, spec=spec, max_distance=args.max_distance)
         shutil.copyfile(surface.surface_path, args.output)
     print(f"wrote the suitability surface around {origin.name.iloc[0]} to {args.output} "
           f"({surface.grid.width} × {surface.grid.height} cells at {surface.grid.resolution:g} m, "

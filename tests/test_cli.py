@@ -143,3 +143,15 @@ def test_access_2sfca_for_kindergartens(store_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["catchment_m"] == 300 and data["decay"] == "gaussian" and len(data["areas"]) >= 30
     assert all(a["population"] == pytest.approx(a["households"] * 2.62) for a in data["areas"])
+
+
+def test_suitability_needs_no_parcels_or_units(store_path, tmp_path, capsys):
+    import shutil
+
+    from layers.store import GeoPackageStore
+
+    bare = tmp_path / "bare.gpkg"
+    shutil.copyfile(store_path, bare)
+    GeoPackageStore(bare).delete("parcels")
+    assert main(["--store", str(bare), "suitability", "--for", "陶圣源（陶三）文创园区", "-o", str(tmp_path / "s.tif")]) == 0
+    assert (tmp_path / "s.tif").exists()

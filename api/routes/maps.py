@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import geopandas as gpd
 import numpy as np
+import shapely
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -74,9 +76,6 @@ def site_map(request: Request, store: Store, _: Reader, for_: Annotated[str, Que
     cand = selection.candidates if selection is not None else regions
     constraints = store.read(store.find_kind("constraints")) if any(i.kind == "constraints" for i in store.layers()) else None
     extent = surface.grid.bounds
-    import geopandas as gpd
-    import shapely
-
     box = gpd.GeoSeries([shapely.box(*extent)], crs=surface.grid.crs).to_crs(4326).total_bounds
     contrib = [c for c in cand.columns if c.startswith("c_")]
     keep = [c for c in ("rank", "name", "score", "area_mu", "required_mu", "capacity_units", "origin_network_m",

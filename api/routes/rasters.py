@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
@@ -23,8 +24,6 @@ def raster_source(store, raster_id: str) -> RasterSource:
     if info.geometry_type != "raster":
         raise NotFoundError(f"{raster_id!r} is not a raster; rasters: dem, suitability-<area id or name>")
     with store.read_raster(raster_id) as src:
-        import numpy as np
-
         data = src.read(1, out_shape=(1, max(1, src.height // 8), max(1, src.width // 8)), masked=True)
         lo, hi = float(np.nanpercentile(data.compressed(), 2)), float(np.nanpercentile(data.compressed(), 98))
     return RasterSource(f"GPKG:{store.path}:{raster_id}", lo, hi, "terrain")
