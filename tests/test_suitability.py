@@ -113,6 +113,100 @@ def test_product_and_minimum():
         combine_arrays([a], [1], "max")
 
 
+ALL_TRANSFORMS = [Transform("linear", {"low": 100, "high": 900}),
+                  Transform("linear", {"low": 100, "high": 900, "increasing": False}),
+                  Transform("ms_small", {"mean": 400, "std": 150}), Transform("ms_large", {"mean": 400, "std": 150}),
+                  Transform("gaussian", {"ideal": 500, "width": 120}), Transform("near", {"midpoint": 300, "spread": 60}),
+                  Transform("far", {"midpoint": 300, "spread": 60}),
+                  Transform("classes", {"breaks": [200, 400, 800], "values": [1, 0.7, 0.3, 0]})]
+
+
+@pytest.mark.parametrize("transform", ALL_TRANSFORMS, ids=lambda t: t.kind)
+def test_in_place_and_scaled_transforms_equal_the_plain_one(transform):
+    """The raster pipeline transforms its window buffers in place and folds the weight in;
+    both must give exactly what the plain transform gives."""
+    x = np.random.default_rng(1).uniform(-50, 1200, 5000).astype(np.float32)
+    x[::97] = np.nan
+    plain = apply_transform(x, transform)
+    buf = x.copy()
+    assert apply_transform(buf, transform, out=buf) is buf
+    np.testing.assert_array_equal(buf, plain)
+    scaled = apply_transform(x, transform, scale=0.3)
+    np.testing.assert_allclose(scaled, plain * np.float32(0.3), rtol=2e-6, atol=1e-7)
+    assert np.isnan(scaled[::97]).all() and np.isfinite(scaled[1::97]).all()
+
+
+def _grid_rasters(tmp_path, h, w, seed=0):
+    """Three criteria (NaN patches), an exclusion raster and a penalty factor on one grid."""
+    rng = np.random.default_rng(seed)
+    arrays = [rng.uniform(0, 1000, (h, w)).astype(np.float32) for _ in range(3)]
+    arrays[1][5:9, 3:40] = np.nan
+    reason = np.zeros((h, w), np.uint8)
+    reason[-10:, -7:] = 1
+    factor = np.where(rng.random((h, w)) < 0.2, 0.5, 1).astype(np.float32)
+    paths = [_write(tmp_path / f"c{k}.tif", a) for k, a in enumerate(arrays)]
+    return arrays, paths, reason, _write(tmp_path / "r.tif", reason), factor, _write(tmp_path / "f.tif", factor)
+
+
+@pytest.mark.parametrize("method", ["weighted_sum", "weighted_product", "minimum"])
+def test_windowed_surface_equals_the_full_array_expression(tmp_path, method):
+    """Many windows, edge windows and two threads give what one full-array expression gives."""
+    arrays, paths, reason, reason_path, factor, factor_path = _grid_rasters(tmp_path, 150, 130)
+    transforms = [ALL_TRANSFORMS[0], ALL_TRANSFORMS[5], ALL_TRANSFORMS[7]]
+    weights = [5, 3, 2]
+    crit = [Criterion(f"c{k}", p, t, w) for k, (p, t, w) in enumerate(zip(paths, transforms, weights, strict=True))]
+    out = combine_rasters(crit, tmp_path / "s.tif", method=method, reason_path=reason_path, factor_path=factor_path,
+                          tile=32, workers=2)
+    expected = combine_arrays([apply_transform(a, t) for a, t in zip(arrays, transforms, strict=True)], weights,
+                              method) * factor
+    expected[reason > 0] = np.nan
+    with rasterio.open(out) as src:
+        np.testing.assert_allclose(src.read(1), expected, rtol=1e-6, atol=1e-6)
+        assert src.overviews(1) == [2]  # 4x would leave fewer than 64 cells a side
+
+
+def test_ms_small_uses_statistics_of_the_whole_raster(tmp_path):
+    """Per-window statistics would score the same value differently in each window."""
+    a = np.zeros((64, 64), np.float32)
+    a[:, :32] = np.linspace(0, 100, 32 * 64).reshape(64, 32)
+    a[:, 32:] = np.linspace(500, 1000, 32 * 64).reshape(64, 32)
+    t = Transform("ms_small", {})
+    out = combine_rasters([Criterion("a", _write(tmp_path / "a.tif", a), t, 1)], tmp_path / "s.tif", tile=32,
+                          compress=None)
+    with rasterio.open(out) as src:
+        np.testing.assert_allclose(src.read(1), ms_small(a, mean=float(a.mean()), std=float(a.std())), rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(1024, 1040), (700, 650)], ids=["aligned", "unaligned"])
+def test_overviews_are_gdal_averages(tmp_path, shape):
+    """Overviews taken from each window as it is computed (aligned grids) and those GDAL builds
+    (other grids) both equal GDAL's ``average`` overviews of the written surface, NoData skipped."""
+    h, w = shape
+    rng = np.random.default_rng(2)
+    a = rng.uniform(0, 1000, (h, w)).astype(np.float32)
+    a[rng.random((h, w)) < 0.3] = np.nan
+    a[:100, :150] = np.nan
+    out = combine_rasters([Criterion("a", _write(tmp_path / "a.tif", a), Transform("linear", {"low": 0, "high": 1000}), 1)],
+                          tmp_path / "s.tif", tile=256, compress="ZSTD")
+    reference = tmp_path / "ref.tif"
+    with rasterio.open(out) as src:
+        profile = {**src.profile, "compress": None}
+        full = src.read(1)
+        levels = [src.read(1, out_shape=(-(-h // f), -(-w // f))) for f in src.overviews(1)]
+        assert src.overviews(1) == ([2, 4, 8, 16] if shape == (1024, 1040) else [2, 4, 8])
+        assert src.tags(ns="rio_overview")["resampling"] == "average"
+    np.testing.assert_allclose(full, linear(a, 0, 1000), atol=1e-7)
+    with rasterio.open(reference, "w", **profile) as dst:
+        dst.write(full, 1)
+        dst.build_overviews([2, 4, 8, 16][:len(levels)], rasterio.enums.Resampling.average)
+    for i, level in enumerate(levels):
+        with rasterio.open(reference, overview_level=i) as ref:
+            expected = ref.read(1)
+        assert level.shape == expected.shape
+        np.testing.assert_allclose(level, expected, atol=1e-6)
+        np.testing.assert_array_equal(np.isnan(level), np.isnan(expected))
+
+
 # --- AHP --------------------------------------------------------------------------------
 
 def test_saaty_house_example_weights_and_cr():
