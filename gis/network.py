@@ -13,7 +13,8 @@ straight line — which keeps the dense distance blocks scipy returns small.
 
 from __future__ import annotations
 
-__all__ = ["WalkNetwork", "Snapped", "build_network", "pairs_within", "nearest_within_network", "min_per_key"]
+__all__ = ["WalkNetwork", "Snapped", "build_network", "pairs_within", "NearestField", "nearest_within_network",
+           "min_per_key"]
 
 import logging
 import multiprocessing
@@ -370,36 +371,54 @@ def _gather(order: np.ndarray, sorted_keys: np.ndarray, keys: np.ndarray) -> np.
     return np.concatenate([order[a:b] for a, b in zip(lo, hi, strict=True) if b > a])
 
 
+class NearestField:
+    """Walking distance to the nearest of a set of facilities, ready to evaluate anywhere.
+
+    One multi-source Dijkstra (``min_only``) from all facilities gives every node its
+    distance and nearest facility; :meth:`at` then answers any batch of origins from their
+    snapped segments, so a large grid is evaluated window by window from one search.
+    """
+
+    def __init__(self, net: WalkNetwork, facilities_xy):
+        self.net = net
+        self.fac = net.snap(facilities_xy)
+        k, n = len(self.fac.segment), net.n_nodes
+        if k:
+            dist, _, source = dijkstra(_augmented(net, self.fac), directed=True, indices=n + np.arange(k),
+                                       min_only=True, return_predecessors=True)
+            self.dist, self.source = dist[:n], source[:n] - n  # node → metres, facility index
+        else:
+            self.dist, self.source = np.full(n, np.inf), np.full(n, -1)
+
+    def at(self, origins) -> tuple[np.ndarray, np.ndarray]:
+        """(nearest facility index or -1, walking metres or inf) for origins (xy or Snapped)."""
+        net = self.net
+        org = net.snap(origins)
+        if len(self.fac.segment) == 0 or len(org.segment) == 0:
+            return np.full(len(org.segment), -1, dtype=np.int64), np.full(len(org.segment), np.inf)
+        u, v = net.seg_u[org.segment], net.seg_v[org.segment]
+        length = net.seg_len[org.segment]
+        du = self.dist[u] + org.t * length
+        dv = self.dist[v] + (1 - org.t) * length
+        via_u = du <= dv
+        best = np.where(via_u, du, dv) + org.offset
+        src = np.where(via_u, self.source[u], self.source[v])
+        src = np.where(np.isfinite(best), src, -1)
+        # A facility on the origin's own segment may be closer directly.
+        oi, fi = _same_segment_pairs(org.segment, self.fac.segment)
+        if len(oi):
+            direct = _same_segment(org, self.fac, net, oi, fi)
+            keep = min_per_key(direct, oi)
+            oi, fi, direct = oi[keep], fi[keep], direct[keep]
+            better = direct < best[oi]
+            best[oi[better]] = direct[better]
+            src[oi[better]] = fi[better]
+        return src.astype(np.int64), best
+
+
 def nearest_within_network(net: WalkNetwork, origins_xy, facilities_xy) -> tuple[np.ndarray, np.ndarray]:
     """Nearest facility by walking for each origin, without a distance limit.
 
-    One multi-source Dijkstra (``min_only``) from all facilities. Returns (facility index
-    or -1 when none is reachable, distance in metres or inf).
+    Returns (facility index or -1 when none is reachable, distance in metres or inf).
     """
-    org = net.snap(origins_xy)
-    fac = net.snap(facilities_xy)
-    k = len(fac.segment)
-    if k == 0 or len(org.segment) == 0:
-        return np.full(len(org.segment), -1), np.full(len(org.segment), np.inf)
-    graph = _augmented(net, fac)
-    n = net.n_nodes
-    dist, _, source = dijkstra(graph, directed=True, indices=n + np.arange(k), min_only=True,
-                               return_predecessors=True)
-    u, v = net.seg_u[org.segment], net.seg_v[org.segment]
-    length = net.seg_len[org.segment]
-    du = dist[u] + org.t * length
-    dv = dist[v] + (1 - org.t) * length
-    via_u = du <= dv
-    best = np.where(via_u, du, dv) + org.offset
-    src = np.where(via_u, source[u], source[v])
-    src = np.where(np.isfinite(best), src - n, -1)
-    # A facility on the origin's own segment may be closer directly.
-    oi, fi = _same_segment_pairs(org.segment, fac.segment)
-    if len(oi):
-        direct = _same_segment(org, fac, net, oi, fi)
-        keep = min_per_key(direct, oi)
-        oi, fi, direct = oi[keep], fi[keep], direct[keep]
-        better = direct < best[oi]
-        best[oi[better]] = direct[better]
-        src[oi[better]] = fi[better]
-    return src.astype(np.int64), best
+    return NearestField(net, facilities_xy).at(origins_xy)

@@ -3,6 +3,7 @@ Saaty's published example, parcel rules, regions and sensitivity."""
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import shapely
@@ -340,3 +341,128 @@ def test_sensitivity_keeps_a_dominant_parcel_on_top():
     s = weight_sensitivity(cand, {"a": 0.5, "b": 0.5}).set_index("name")
     assert s.loc["best", "oat_top"] == 1 and s.loc["best", "mc_top"] == 1
     assert s.loc["worst", "mc_top"] == 0
+
+
+# --- criterion rasters, window by window --------------------------------------------------
+
+def _stitched(source, grid, tile, network=None):
+    """A prepared criterion evaluated window by window and put back together."""
+    out = np.full((grid.height, grid.width), -1, np.float32)
+    for w in grid.windows(tile):
+        sub = grid.window_grid(w)
+        cells = network.snap(sub.centers()) if network is not None else None
+        out[w.row_off:w.row_off + w.height, w.col_off:w.col_off + w.width] = source.values(sub, cells)
+    return out
+
+
+def _city():
+    """Streets every 100 m over 1 km², a school and a clinic, a square origin area."""
+    from gis.network import build_network
+
+    lines = [shapely.LineString([(X0, Y0 + k * 100), (X0 + 1000, Y0 + k * 100)]) for k in range(11)]
+    lines += [shapely.LineString([(X0 + k * 100, Y0), (X0 + k * 100, Y0 + 1000)]) for k in range(11)]
+    roads = gpd.GeoDataFrame({"road_class": ["arterial"] * 11 + ["local"] * 11}, geometry=lines, crs=4547)
+    pts = gpd.GeoDataFrame({"category": ["primary_school", "clinic"]},
+                           geometry=[shapely.Point(X0 + 250, Y0 + 700), shapely.Point(X0 + 830, Y0 + 130)], crs=4547)
+    area = gpd.GeoDataFrame({"name": ["O"]}, geometry=[shapely.box(X0 + 420, Y0 + 420, X0 + 580, Y0 + 580)], crs=4547)
+    return roads, build_network(roads), pts, area
+
+
+def test_grid_sides_are_multiples_of_16_and_window_grids_tile_it():
+    grid = Grid.from_bounds((X0, Y0, X0 + 1003, Y0 + 497), 10, "EPSG:4547")
+    assert (grid.width, grid.height) == (112, 64)
+    subs = [grid.window_grid(w) for w in grid.windows(50)]
+    assert sum(s.width * s.height for s in subs) == grid.width * grid.height
+    np.testing.assert_array_equal(np.vstack([s.centers() for s in subs[:1]]), grid.centers(next(grid.windows(50))))
+
+
+def test_straight_distances_have_worked_answers_in_every_window():
+    from gis.suitability import criteria as crit
+
+    roads, _, pts, area = _city()
+    grid = Grid.from_bounds((X0, Y0, X0 + 1000, Y0 + 1000), 10, "EPSG:4547")
+    xy = grid.centers()
+    school = pts[pts.category == "primary_school"]
+    got = _stitched(crit.PointDistance(school, grid.crs, None), grid, 37)
+    expected = np.hypot(xy[:, 0] - (X0 + 250), xy[:, 1] - (Y0 + 700)).reshape(grid.height, grid.width)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    got = _stitched(crit.AreaDistance(area, grid.crs, None), grid, 37)
+    dx = np.maximum(np.maximum(X0 + 420 - xy[:, 0], xy[:, 0] - (X0 + 580)), 0)
+    dy = np.maximum(np.maximum(Y0 + 420 - xy[:, 1], xy[:, 1] - (Y0 + 580)), 0)
+    np.testing.assert_allclose(got, np.hypot(dx, dy).reshape(got.shape), atol=1e-3)  # 0 inside
+    main = roads[roads.road_class == "arterial"]  # east–west streets at y = 0, 100 … 1000
+    got = _stitched(crit.LineDistance(main, grid.crs, grid.resolution), grid, 37)
+    yy = (xy[:, 1] - Y0) % 100
+    expected = np.minimum(yy, 100 - yy).reshape(got.shape)
+    # The grid runs on past the streets (sides are multiples of 16 cells): check within them.
+    inside = ((xy[:, 0] <= X0 + 1000) & (xy[:, 1] >= Y0) & (xy[:, 1] <= Y0 + 1000)).reshape(got.shape)
+    assert np.abs(got - expected)[inside].max() <= grid.resolution / 4
+
+
+def test_network_distance_windowed_equals_one_pass():
+    from gis.suitability import criteria as crit
+
+    _, net, pts, area = _city()
+    grid = Grid.from_bounds((X0, Y0, X0 + 1000, Y0 + 1000), 10, "EPSG:4547")
+    for source in (crit.PointDistance(pts, grid.crs, net), crit.AreaDistance(area, grid.crs, net)):
+        whole = source.values(grid, net.snap(grid.centers()))
+        np.testing.assert_array_equal(_stitched(source, grid, 29, net), whole)
+    # Worked answer: the cell centred at (255, 705) is 5 m from the east–west street at y = 700,
+    # on which the school stands 5 m to the west: 5 + 5 m.
+    d = crit.PointDistance(pts[pts.category == "primary_school"], grid.crs, net).values(grid, None)
+    row, col = int((grid.bounds[3] - (Y0 + 705)) // 10), 25
+    assert d[row, col] == pytest.approx(10.0, abs=1e-6)
+
+
+def test_slope_of_a_plane_in_every_window_and_at_the_edges(tmp_path):
+    from gis.suitability import criteria as crit
+
+    grid = Grid.from_bounds((X0, Y0, X0 + 600, Y0 + 400), 10, "EPSG:4547")
+    expected = np.degrees(np.arctan(np.hypot(0.1, 0.05)))
+    for margin, res in ((300, 30), (0, 10)):  # a DEM beyond the grid; one that ends at its edge
+        x0, y1 = grid.bounds[0] - margin, grid.bounds[3] + margin
+        w, h = round((grid.bounds[2] + margin - x0) / res), round((y1 - grid.bounds[1] + margin) / res)
+        cx = x0 + res / 2 + res * np.arange(w)
+        cy = y1 - res / 2 - res * np.arange(h)
+        dem = (0.1 * (cx[None, :] - X0) + 0.05 * (cy[:, None] - Y0)).astype(np.float32)
+        path = tmp_path / f"dem{margin}.tif"
+        with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=1, dtype="float32", crs="EPSG:4547",
+                           transform=from_origin(x0, y1, res, res), nodata=float("nan")) as dst:
+            dst.write(dem, 1)
+        with rasterio.open(path) as src:
+            got = _stitched(crit.Slope(src), grid, 23)
+        # Window edges use true neighbours; the grid's own edge, with no DEM beyond, one-sided ones.
+        assert not np.isnan(got).any() and np.abs(got - expected).max() < 1e-3
+
+
+def test_constraint_masks_windowed_equal_one_pass():
+    from gis.suitability import criteria as crit
+
+    grid = Grid.from_bounds((X0, Y0, X0 + 500, Y0 + 500), 10, "EPSG:4547")
+    c = gpd.GeoDataFrame({"kind": ["subsidence", "flood", "farmland"], "severity": ["exclude", "exclude", "penalize"],
+                          "buffer_m": [50.0, 0.0, 0.0]},
+                         geometry=[shapely.Point(X0 + 100, Y0 + 100).buffer(30), shapely.box(X0 + 120, Y0, X0 + 300, Y0 + 200),
+                                   shapely.box(X0 + 300, Y0 + 300, X0 + 500, Y0 + 500)], crs=4547)
+    masks = crit.ConstraintMasks(c, grid.crs, 0.4)
+    reason, factor = masks.at(grid)
+    parts = {w: masks.at(grid.window_grid(w)) for w in grid.windows(21)}
+    for w, (r, f) in parts.items():
+        sl = np.s_[w.row_off:w.row_off + w.height, w.col_off:w.col_off + w.width]
+        np.testing.assert_array_equal(r, reason[sl])
+        np.testing.assert_array_equal(f, factor[sl])
+    # The subsidence buffer (30 + 50 m) claims its cells before the flood box that overlaps it.
+    xy = grid.centers().reshape(grid.height, grid.width, 2)
+    d = np.hypot(xy[..., 0] - (X0 + 100), xy[..., 1] - (Y0 + 100))
+    x, y = xy[..., 0] - X0, xy[..., 1] - Y0
+    assert (reason[d < 75] == 1).all()
+    assert (reason[(d > 85) & (x > 125) & (x < 295) & (y > 0) & (y < 195)] == 2).all()
+    assert set(np.unique(factor)) == {np.float32(0.6), np.float32(1.0)}
+
+
+def test_parcel_scores_do_not_depend_on_the_window_size(world, tmp_path):
+    origin, surface, scored = world
+    parcels = gpd.GeoDataFrame({"id": [1, 2, 3], "name": ["good", "sinking", "tiny"], "max_far": [2.0, 2.0, 2.0]},
+                               geometry=scored.to_crs(4547).geometry.values, crs=4547)
+    small = score_parcels(parcels, surface, None, origin, tile=17)
+    cols = ["score", "score_min", "cells", "cells_total", "c_origin", "c_school"]
+    pd.testing.assert_frame_equal(small[cols], scored[cols], rtol=1e-6)

@@ -14,6 +14,11 @@ from rasterio.windows import Window
 from gis.errors import InputError
 
 MAX_CELLS = 400_000_000  # 20k × 20k: beyond that, ask for a coarser resolution
+ALIGN = 16
+
+
+def _round_up(n: int, step: int) -> int:
+    return -(-n // step) * step
 
 
 @dataclass(frozen=True)
@@ -33,8 +38,10 @@ class Grid:
         minx, miny, maxx, maxy = bounds
         minx = math.floor(minx / resolution) * resolution
         maxy = math.ceil(maxy / resolution) * resolution
-        width = max(1, math.ceil((maxx - minx) / resolution))
-        height = max(1, math.ceil((maxy - miny) / resolution))
+        # Sides are rounded up to multiples of 16 cells so the surface's 2–16x overviews are
+        # averaged while it is written (:mod:`gis.suitability.pyramid`).
+        width = _round_up(max(1, math.ceil((maxx - minx) / resolution)), ALIGN)
+        height = _round_up(max(1, math.ceil((maxy - miny) / resolution)), ALIGN)
         if width * height > MAX_CELLS:
             raise InputError(f"a {width} × {height} grid at {resolution:g} m is too large; "
                              "use a coarser resolution or a smaller max distance")
@@ -62,6 +69,11 @@ class Grid:
         y = self.transform.f + rows * self.transform.e
         xx, yy = np.meshgrid(x, y)
         return np.column_stack([xx.ravel(), yy.ravel()])
+
+    def window_grid(self, window: Window) -> Grid:
+        """The sub-grid a window of this grid covers."""
+        t = self.transform @ Affine.translation(window.col_off, window.row_off)
+        return Grid(self.crs, t, int(window.width), int(window.height))
 
     def windows(self, tile: int = 1024):
         """Windows of at most ``tile`` × ``tile`` cells covering the grid."""

@@ -12,11 +12,11 @@ __all__ = ["CriterionSpec", "SuitabilitySpec", "default_spec", "load_spec", "Sur
 
 import json
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import rasterio
 import yaml
 
@@ -120,8 +120,8 @@ class SurfaceResult:
     grid: Grid
     surface_path: str
     criteria: list[Criterion]
-    reason: np.ndarray
-    factor: np.ndarray
+    reason_path: str
+    factor_path: str
     spec: SuitabilitySpec
     labels: dict[str, str] = field(default_factory=dict)
 
@@ -129,12 +129,17 @@ class SurfaceResult:
 def build_surface(origin: gpd.GeoDataFrame, out_dir, *, services: gpd.GeoDataFrame | None = None,
                   roads: gpd.GeoDataFrame | None = None, network: WalkNetwork | None = None,
                   constraints: gpd.GeoDataFrame | None = None, dem=None,
-                  spec: SuitabilitySpec | None = None, progress=None) -> SurfaceResult:
+                  spec: SuitabilitySpec | None = None, progress=None, tile: int = 512) -> SurfaceResult:
     """Build every criterion raster and the combined surface for sites around ``origin``.
 
     The grid covers the origin area buffered by ``spec.max_distance_m`` on its Gauss–Krüger
     plane. Rasters are written to ``out_dir`` (criteria as ``<name>.tif``, the surface as
-    ``surface.tif``, exclusions as ``reason.tif``).
+    ``surface.tif``, exclusions as ``reason.tif``, penalties as ``factor.tif``).
+
+    Each criterion is prepared once (one Dijkstra per service category) and evaluated
+    window by window (``tile`` cells a side; grid cells are snapped to the network once per
+    window for all criteria), so memory follows the window, not the grid. ``progress``
+    (a tqdm-like object) is advanced by the cells of each finished window.
     """
     spec = spec or default_spec()
     out_dir = Path(out_dir)
@@ -142,30 +147,36 @@ def build_surface(origin: gpd.GeoDataFrame, out_dir, *, services: gpd.GeoDataFra
     crs = network.crs if network is not None else metric_crs(origin)
     area = origin.to_crs(crs)
     grid = Grid.from_bounds(area.buffer(spec.max_distance_m).total_bounds, spec.resolution, crs)
-    built: list[Criterion] = []
-    labels = {}
-    cells = network.snap(grid.centers()) if network is not None else None  # shared by every criterion
-    for c in spec.criteria:
-        values = _criterion_values(c, grid, area, services, roads, network, dem, cells)
-        path = out_dir / f"{c.name}.tif"
-        with rasterio.open(path, "w", **grid.profile()) as dst:
-            dst.write(values, 1)
-        built.append(Criterion(c.name, str(path), c.transform, c.weight))
-        labels[c.name] = c.label_zh or c.name
-        if progress is not None:
-            progress.update(1)
-    reason, factor = crit.constraint_masks(grid, constraints, spec.penalty)
+    built = [Criterion(c.name, str(out_dir / f"{c.name}.tif"), c.transform, c.weight) for c in spec.criteria]
     reason_path, factor_path = out_dir / "reason.tif", out_dir / "factor.tif"
-    with rasterio.open(reason_path, "w", **grid.profile(dtype="uint8", nodata=None)) as dst:
-        dst.write(reason, 1)
-    with rasterio.open(factor_path, "w", **grid.profile()) as dst:
-        dst.write(factor, 1)
+    with ExitStack() as stack:
+        sources = {c.name: _criterion_source(c, grid, area, services, roads, network, dem, stack)
+                   for c in spec.criteria}
+        masks = crit.ConstraintMasks(constraints, crs, spec.penalty)
+        snaps = network is not None and any(isinstance(s, crit.PointDistance | crit.AreaDistance)
+                                            for s in sources.values())
+        dsts = [stack.enter_context(rasterio.open(c.path, "w", **grid.profile())) for c in built]
+        reason_dst = stack.enter_context(rasterio.open(reason_path, "w", **grid.profile(dtype="uint8", nodata=None)))
+        factor_dst = stack.enter_context(rasterio.open(factor_path, "w", **grid.profile()))
+        for window in grid.windows(tile):
+            sub = grid.window_grid(window)
+            cells = network.snap(sub.centers()) if snaps else None  # shared by every criterion
+            for dst, source in zip(dsts, sources.values(), strict=True):
+                dst.write(source.values(sub, cells), 1, window=window)
+            reason, factor = masks.at(sub)
+            reason_dst.write(reason, 1, window=window)
+            factor_dst.write(factor, 1, window=window)
+            if progress is not None:
+                progress.update(window.width * window.height)
     surface = combine_rasters(built, out_dir / "surface.tif", method=spec.method, reason_path=reason_path,
                               factor_path=factor_path)
-    return SurfaceResult(grid, surface, built, reason, factor, spec, labels)
+    labels = {c.name: c.label_zh or c.name for c in spec.criteria}
+    return SurfaceResult(grid, surface, built, str(reason_path), str(factor_path), spec, labels)
 
 
-def _criterion_values(c: CriterionSpec, grid: Grid, area, services, roads, network, dem, cells) -> np.ndarray:
+def _criterion_source(c: CriterionSpec, grid: Grid, area, services, roads, network, dem, stack: ExitStack):
+    """The prepared evaluator of a criterion: ``.values(window_grid, snapped_cells)``; user
+    rasters stay open on ``stack`` while the grid is built."""
     if c.source.startswith("service:"):
         category = c.source.split(":", 1)[1]
         if services is None:
@@ -173,24 +184,23 @@ def _criterion_values(c: CriterionSpec, grid: Grid, area, services, roads, netwo
         pts = services[services.category == category]
         if len(pts) == 0:
             raise InputError(f"criterion {c.name!r}: no {category} in the services layer; drop it (weight 0)")
-        return crit.distance_to_points(grid, pts, network, cells=cells)
+        return crit.PointDistance(pts, grid.crs, network)
     if c.source == "origin":
-        return crit.distance_to_area(grid, area, network, cells=cells)
+        return crit.AreaDistance(area, grid.crs, network)
     if c.source == "main_roads":
         if roads is None:
             raise InputError(f"criterion {c.name!r} needs a roads layer")
         main = roads[roads.get("road_class", "").isin(MAIN_ROAD_CLASSES)] if "road_class" in roads else roads
-        return crit.distance_to_lines(grid, main)
+        return crit.LineDistance(main, grid.crs, grid.resolution)
     if c.source == "slope":
         if dem is None:
             raise InputError(f"criterion {c.name!r} needs a DEM; import one or drop slope (weight 0)")
-        return crit.slope_degrees(crit.resample_to_grid(dem, grid), grid.resolution)
+        return crit.Slope(dem)
     if c.source.startswith("raster:"):
         path = c.source.split(":", 1)[1]
         if not os.path.exists(path):
             raise InputError(f"criterion {c.name!r}: raster {path} does not exist")
-        with rasterio.open(path) as src:
-            return crit.resample_to_grid(src, grid)
+        return crit.RasterValues(stack.enter_context(rasterio.open(path)))
     raise InputError(f"criterion {c.name!r}: unknown source {c.source!r}")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = ["SiteRules", "score_parcels", "select_sites", "Selection", "CONSTRAINT_LABELS_ZH"]
 
 import re
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -33,6 +34,33 @@ CONSTRAINT_LABELS_ZH = {"subsidence": "采煤塌陷区", "flood": "洪涝风险�
                         "ecological_redline": "生态保护红线", "geohazard": "地质灾害隐患区", "heritage": "文物保护范围"}
 
 
+class _ZonalSums:
+    """Per-parcel sums accumulated over windows: usable and total cells, Σ value × factor per
+    criterion, Σ and min of the cell score, penalized cells."""
+
+    def __init__(self, n: int, k: int):
+        self.n = n
+        self.count = np.zeros(n)
+        self.cells_total = np.zeros(n, dtype=np.int64)
+        self.sums = [np.zeros(n) for _ in range(k)]
+        self.score = np.zeros(n)
+        self.score_min = np.full(n, np.inf)
+        self.penalized = np.zeros(n)
+
+    def add(self, lab: np.ndarray, values: list[np.ndarray], weights: list[float], method: str,
+            excluded: np.ndarray, factor: np.ndarray) -> None:
+        n = self.n
+        ok = ~excluded & np.all([~np.isnan(v) for v in values], axis=0)
+        self.count += np.bincount(lab[ok], minlength=n)
+        self.cells_total += np.bincount(lab, minlength=n)
+        self.penalized += np.bincount(lab, weights=(factor < 1).astype(float), minlength=n)
+        for total, v in zip(self.sums, values, strict=True):
+            total += np.bincount(lab[ok], weights=(v * factor)[ok], minlength=n)
+        cell = combine_arrays([v[ok] for v in values], weights, method) * factor[ok]
+        self.score += np.bincount(lab[ok], weights=cell, minlength=n)
+        np.minimum.at(self.score_min, lab[ok], cell)
+
+
 @dataclass(frozen=True)
 class SiteRules:
     units: int | None = None
@@ -46,62 +74,61 @@ class SiteRules:
 
 
 def score_parcels(parcels: gpd.GeoDataFrame, surface: SurfaceResult, constraints: gpd.GeoDataFrame | None,
-                  origin: gpd.GeoDataFrame, network: WalkNetwork | None = None) -> gpd.GeoDataFrame:
-    """Zonal statistics, contributions, constraint shares and distance to origin per parcel."""
+                  origin: gpd.GeoDataFrame, network: WalkNetwork | None = None, tile: int = 1024) -> gpd.GeoDataFrame:
+    """Zonal statistics, contributions, constraint shares and distance to origin per parcel.
+
+    The rasters are read window by window (only windows some parcel touches) and the zonal
+    sums accumulated per parcel, so memory follows the window, not the grid.
+    """
     grid = surface.grid
     p = parcels.to_crs(grid.crs).reset_index(drop=True)
-    minx, miny, maxx, maxy = grid.bounds
-    inside = p.intersects(shapely.box(minx, miny, maxx, maxy))
-    p = p[inside].reset_index(drop=True)
+    p = p[p.intersects(shapely.box(*grid.bounds))].reset_index(drop=True)
     n = len(p)
-    labels = np.zeros((grid.height, grid.width), dtype=np.int32)
-    if n:
-        labels = features.rasterize(((g, i + 1) for i, g in enumerate(p.geometry.values)),
-                                    out_shape=labels.shape, transform=grid.transform, fill=0, dtype="int32")
-        missing = np.setdiff1d(np.arange(1, n + 1), np.unique(labels))
-        if len(missing):  # parcels smaller than a cell: take the cells they touch
-            small = features.rasterize(((p.geometry.values[i - 1], i) for i in missing), out_shape=labels.shape,
-                                       transform=grid.transform, fill=0, dtype="int32", all_touched=True)
-            labels = np.where((labels == 0) & (small > 0), small, labels)
-    flat = labels.ravel()
-    valid_cell = flat > 0
-    lab = flat[valid_cell]
-    excluded = surface.reason.ravel()[valid_cell] > 0
-    factor = surface.factor.ravel()[valid_cell]
     weights = surface.spec.weights()
-    values = []
-    for c in surface.criteria:
-        with rasterio.open(c.path) as src:
-            raw = src.read(1).ravel()[valid_cell]
-        values.append(apply_transform(raw, c.transform))
-    ok = ~excluded & np.all([~np.isnan(v) for v in values], axis=0)
-    count = np.bincount(lab[ok], minlength=n + 1)[1:].astype(float)
+    w = [weights[c.name] for c in surface.criteria]
+    zs = _ZonalSums(n, len(w))
+    geoms = p.geometry.values
+    with ExitStack() as stack:
+        srcs = [stack.enter_context(rasterio.open(c.path)) for c in surface.criteria]
+        reason_src = stack.enter_context(rasterio.open(surface.reason_path))
+        factor_src = stack.enter_context(rasterio.open(surface.factor_path))
+
+        def accumulate(subset: np.ndarray, all_touched: bool) -> None:
+            tree = shapely.STRtree(geoms[subset])
+            for window in grid.windows(tile):
+                sub = grid.window_grid(window)
+                hits = np.sort(subset[tree.query(shapely.box(*sub.bounds))])
+                if len(hits) == 0:
+                    continue
+                labels = features.rasterize(((geoms[i], i + 1) for i in hits), out_shape=(sub.height, sub.width),
+                                            transform=sub.transform, fill=0, dtype="int32", all_touched=all_touched)
+                flat = labels.ravel()
+                cell = flat > 0
+                if not cell.any():
+                    continue
+                raw = [s.read(1, window=window).ravel()[cell] for s in srcs]
+                values = [apply_transform(r, c.transform) for r, c in zip(raw, surface.criteria, strict=True)]
+                zs.add(flat[cell] - 1, values, w, surface.spec.method,
+                       reason_src.read(1, window=window).ravel()[cell] > 0,
+                       factor_src.read(1, window=window).ravel()[cell])
+
+        if n:
+            accumulate(np.arange(n), all_touched=False)
+            missing = np.flatnonzero(zs.cells_total == 0)
+            if len(missing):  # parcels smaller than a cell: take the cells they touch
+                accumulate(missing, all_touched=True)
     out = p.copy()
-    out["cells"] = count.astype(int)  # usable cells (not excluded, every criterion known)
-    out["cells_total"] = np.bincount(lab, minlength=n + 1)[1:]
-    total = 0.0
-    for c, v in zip(surface.criteria, values, strict=True):
-        # Contribution: weight × mean over the parcel's usable cells of (value × penalty factor).
-        s = np.bincount(lab[ok], weights=(v * factor)[ok], minlength=n + 1)[1:]
-        mean = np.divide(s, count, out=np.full(n, np.nan), where=count > 0)
-        out[f"c_{c.name}"] = weights[c.name] * mean
-        out[f"v_{c.name}"] = mean
-        total = total + weights[c.name] * mean
-    if surface.spec.method == "weighted_sum":
-        out["score"] = total
-    else:
-        cell = combine_arrays([v[ok] for v in values], [weights[c.name] for c in surface.criteria],
-                              surface.spec.method) * factor[ok]
-        s = np.bincount(lab[ok], weights=cell, minlength=n + 1)[1:]
-        out["score"] = np.divide(s, count, out=np.full(n, np.nan), where=count > 0)
-    cell_score = np.full(len(lab), np.inf)
-    cell_score[ok] = (np.sum([weights[c.name] * v for c, v in zip(surface.criteria, values, strict=True)], axis=0)
-                      * factor)[ok]
-    mins = np.full(n + 1, np.inf)
-    np.minimum.at(mins, lab, cell_score)
-    out["score_min"] = np.where(np.isfinite(mins[1:]), mins[1:], np.nan)
-    out["penalized_share"] = np.bincount(lab, weights=(factor < 1).astype(float), minlength=n + 1)[1:] / \
-        np.maximum(np.bincount(lab, minlength=n + 1)[1:], 1)
+    out["cells"] = zs.count.astype(int)  # usable cells (not excluded, every criterion known)
+    out["cells_total"] = zs.cells_total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = [np.where(zs.count > 0, s / zs.count, np.nan) for s in zs.sums]
+        for c, wi, mean in zip(surface.criteria, w, means, strict=True):
+            # Contribution: weight × mean over the parcel's usable cells of (value × penalty factor).
+            out[f"c_{c.name}"] = wi * mean
+            out[f"v_{c.name}"] = mean
+        out["score"] = np.where(zs.count > 0, zs.score / zs.count, np.nan)
+        out["penalized_share"] = zs.penalized / np.maximum(zs.cells_total, 1)
+    out["score_min"] = np.where(np.isfinite(zs.score_min), zs.score_min, np.nan)
     _constraint_shares(out, constraints)
     _distance_to_origin(out, origin.to_crs(grid.crs), network)
     out["area_m2"] = out.geometry.area.round(1)
