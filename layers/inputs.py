@@ -100,11 +100,15 @@ def units_for(area_row, units: int | None) -> int | None:
     return None
 
 
-def area_surface(store: LayerStore, area_key, *, out_dir, spec=None, max_distance=None):
-    """The origin area and its suitability surface (rasters written under ``out_dir``)."""
+def area_surface(store: LayerStore, area_key, *, out_dir, spec=None, max_distance=None, progress=None):
+    """The origin area and its suitability surface (rasters written under ``out_dir``).
+
+    ``progress``: called with the number of cells the build will step through (2 × the
+    grid's) and returning a tqdm-like object, e.g. ``lambda total: tqdm(total=total)``."""
     from dataclasses import replace
 
-    from gis.suitability.model import build_surface, default_spec
+    from gis.crs import metric_crs
+    from gis.suitability.model import build_surface, default_spec, surface_grid
 
     inputs = analysis_inputs(store)
     origin = resolve_area(inputs.areas, area_key)
@@ -118,8 +122,17 @@ def area_surface(store: LayerStore, area_key, *, out_dir, spec=None, max_distanc
     try:
         if dem is None and any(c.source == "slope" for c in spec.criteria):
             spec = replace(spec, criteria=tuple(c for c in spec.criteria if c.source != "slope"))
-        surface = build_surface(origin, out_dir, services=inputs.services, roads=roads, network=inputs.network,
-                                constraints=constraints, dem=dem, spec=spec)
+        bar = None
+        if progress is not None:
+            crs = inputs.network.crs if inputs.network is not None else None
+            grid = surface_grid(origin, spec, crs or metric_crs(origin))
+            bar = progress(2 * grid.width * grid.height)
+        try:
+            surface = build_surface(origin, out_dir, services=inputs.services, roads=roads, network=inputs.network,
+                                    constraints=constraints, dem=dem, spec=spec, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
     finally:
         if dem is not None:
             dem.close()
@@ -153,9 +166,10 @@ def select_on(store: LayerStore, origin, surface, *, units=None, max_distance=No
 
 
 def select_on_surface(store: LayerStore, area_key, *, out_dir, spec=None, units=None, max_distance=None,
-                      require=None, top=5, land_status=None):
+                      require=None, top=5, land_status=None, progress=None):
     """Build the surface for an area and select sites on it: one path for CLI, API and maps."""
-    origin, surface = area_surface(store, area_key, out_dir=out_dir, spec=spec, max_distance=max_distance)
+    origin, surface = area_surface(store, area_key, out_dir=out_dir, spec=spec, max_distance=max_distance,
+                                   progress=progress)
     selection, regions = select_on(store, origin, surface, units=units, max_distance=max_distance,
                                    require=require, top=top, land_status=land_status)
     return origin, surface, selection, regions

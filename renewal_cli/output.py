@@ -1,4 +1,4 @@
-"""Printing helpers shared by the commands: JSON (UTF-8, Chinese kept) and aligned tables."""
+"""Printing helpers shared by the commands: JSON (UTF-8, Chinese kept), aligned tables, progress bars."""
 
 from __future__ import annotations
 
@@ -51,3 +51,14 @@ def print_table(rows: list[dict], columns: list[tuple[str, str]]) -> None:
     print("  ".join("-" * w for w in widths))
     for c in cells:
         print(line(c))
+
+
+def cell_progress(description: str):
+    """A factory of tqdm bars over grid cells on stderr, silent when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    def bar(total: int):
+        return tqdm(total=total, desc=description, unit="cell", unit_scale=True, file=sys.stderr,
+                    disable=not sys.stderr.isatty(), leave=False)
+
+    return bar

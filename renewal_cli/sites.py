@@ -13,7 +13,7 @@ from gis.suitability.model import load_spec
 from gis.suitability.weights import ahp_weights
 from layers.inputs import area_surface, parse_require, select_on_surface
 from layers.reports import site_result
-from renewal_cli.output import print_json, print_table
+from renewal_cli.output import cell_progress, print_json, print_table
 
 
 def register(sub) -> None:
@@ -81,7 +81,8 @@ def cmd_weights(store, args) -> int:
 def cmd_suitability(store, args) -> int:
     spec = load_spec(args.weights) if args.weights else None
     with tempfile.TemporaryDirectory() as tmp:
-        origin, surface = area_surface(store, args.area, out_dir=tmp, spec=spec, max_distance=args.max_distance)
+        origin, surface = area_surface(store, args.area, out_dir=tmp, spec=spec, max_distance=args.max_distance,
+                                       progress=cell_progress("suitability"))
         shutil.copyfile(surface.surface_path, args.output)
     print(f"wrote the suitability surface around {origin.name.iloc[0]} to {args.output} "
           f"({surface.grid.width} × {surface.grid.height} cells at {surface.grid.resolution:g} m, "
@@ -95,7 +96,8 @@ def cmd_site_select(store, args) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         origin, surface, selection, regions = select_on_surface(
             store, args.area, out_dir=tmp, spec=spec, units=args.units, max_distance=args.max_distance,
-            require=parse_require(args.require), top=args.top, land_status=land)
+            require=parse_require(args.require), top=args.top, land_status=land,
+            progress=cell_progress("suitability"))
     result = site_result(origin, surface, selection, regions, sensitivity=args.sensitivity)
     if args.json:
         print_json(result)

@@ -8,7 +8,8 @@ criterion, its transform and weight, or give an AHP matrix instead of weights.
 
 from __future__ import annotations
 
-__all__ = ["CriterionSpec", "SuitabilitySpec", "default_spec", "load_spec", "SurfaceResult", "build_surface"]
+__all__ = ["CriterionSpec", "SuitabilitySpec", "default_spec", "load_spec", "SurfaceResult", "build_surface",
+           "surface_grid"]
 
 import json
 import os
@@ -146,7 +147,7 @@ def build_surface(origin: gpd.GeoDataFrame, out_dir, *, services: gpd.GeoDataFra
     out_dir.mkdir(parents=True, exist_ok=True)
     crs = network.crs if network is not None else metric_crs(origin)
     area = origin.to_crs(crs)
-    grid = Grid.from_bounds(area.buffer(spec.max_distance_m).total_bounds, spec.resolution, crs)
+    grid = surface_grid(origin, spec, crs)
     built = [Criterion(c.name, str(out_dir / f"{c.name}.tif"), c.transform, c.weight) for c in spec.criteria]
     reason_path, factor_path = out_dir / "reason.tif", out_dir / "factor.tif"
     with ExitStack() as stack:
@@ -169,9 +170,14 @@ def build_surface(origin: gpd.GeoDataFrame, out_dir, *, services: gpd.GeoDataFra
             if progress is not None:
                 progress.update(window.width * window.height)
     surface = combine_rasters(built, out_dir / "surface.tif", method=spec.method, reason_path=reason_path,
-                              factor_path=factor_path)
+                              factor_path=factor_path, progress=progress)
     labels = {c.name: c.label_zh or c.name for c in spec.criteria}
     return SurfaceResult(grid, surface, built, str(reason_path), str(factor_path), spec, labels)
+
+
+def surface_grid(origin: gpd.GeoDataFrame, spec: SuitabilitySpec, crs) -> Grid:
+    """The grid :func:`build_surface` uses: the origin buffered by the spec's max distance."""
+    return Grid.from_bounds(origin.to_crs(crs).buffer(spec.max_distance_m).total_bounds, spec.resolution, crs)
 
 
 def _criterion_source(c: CriterionSpec, grid: Grid, area, services, roads, network, dem, stack: ExitStack):
