@@ -466,3 +466,23 @@ def test_parcel_scores_do_not_depend_on_the_window_size(world, tmp_path):
     small = score_parcels(parcels, surface, None, origin, tile=17)
     cols = ["score", "score_min", "cells", "cells_total", "c_origin", "c_school"]
     pd.testing.assert_frame_equal(small[cols], scored[cols], rtol=1e-6)
+
+
+def test_a_failed_combine_leaves_no_surface_and_keeps_the_old_one(tmp_path):
+    """Bad input is refused before writing; a failure while writing leaves the previous file."""
+    a = np.random.default_rng(3).uniform(0, 1000, (64, 64)).astype(np.float32)
+    good = Criterion("a", _write(tmp_path / "a.tif", a), Transform("linear", {"low": 0, "high": 1000}), 1)
+    out = tmp_path / "s.tif"
+    combine_rasters([good], out, compress=None)
+    before = out.read_bytes()
+    with rasterio.open(tmp_path / "b.tif", "w", driver="GTiff", width=32, height=32, count=1, dtype="float32",
+                       crs="EPSG:4547", transform=from_origin(X0, Y0, 20, 20)) as dst:
+        dst.write(np.zeros((32, 32), np.float32), 1)
+    other_grid = Criterion("b", str(tmp_path / "b.tif"), Transform("linear", {"low": 0, "high": 1}), 1)
+    with pytest.raises(InputError, match="not on the grid"):
+        combine_rasters([good, other_grid], out)
+    bad = Criterion("c", good.path, Transform("gaussian", {"ideal": 0, "width": -1}), 1)  # fails in a worker
+    with pytest.raises(InputError, match="width"):
+        combine_rasters([good, bad], out, tile=16)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.tif", "s.tif"]
