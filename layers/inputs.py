@@ -100,11 +100,13 @@ def units_for(area_row, units: int | None) -> int | None:
     return None
 
 
-def area_surface(store: LayerStore, area_key, *, out_dir, spec=None, max_distance=None, progress=None):
+def area_surface(store: LayerStore, area_key, *, out_dir, spec=None, max_distance=None, progress=None,
+                 tile: int = 512):
     """The origin area and its suitability surface (rasters written under ``out_dir``).
 
     ``progress``: called with the number of cells the build will step through (2 × the
-    grid's) and returning a tqdm-like object, e.g. ``lambda total: tqdm(total=total)``."""
+    grid's) and returning a tqdm-like object, e.g. ``lambda total: tqdm(total=total)``.
+    ``tile``: window size of the build (cells a side)."""
     from dataclasses import replace
 
     from gis.crs import metric_crs
@@ -129,7 +131,7 @@ def area_surface(store: LayerStore, area_key, *, out_dir, spec=None, max_distanc
             bar = progress(2 * grid.width * grid.height)
         try:
             surface = build_surface(origin, out_dir, services=inputs.services, roads=roads, network=inputs.network,
-                                    constraints=constraints, dem=dem, spec=spec, progress=bar)
+                                    constraints=constraints, dem=dem, spec=spec, progress=bar, tile=tile)
         finally:
             if bar is not None:
                 bar.close()
