@@ -2,15 +2,14 @@
 rasters, and the constraint masks (NoData reason codes for exclusions, a penalty factor).
 
 Each criterion is *prepared* once (a Dijkstra from the facilities, a k-d tree, a DEM handle)
-and then evaluated on any window of the grid, so a 10k × 10k grid is built window by window
-in bounded memory. The ``distance_to_*`` functions evaluate a whole (small) grid at once.
+and then evaluated on any window of the grid (``.values(window_grid, snapped_cells)``; the
+whole grid is one window), so a 10k × 10k grid is built window by window in bounded memory.
 """
 
 from __future__ import annotations
 
 __all__ = ["CONSTRAINT_CODES", "PointDistance", "AreaDistance", "LineDistance", "RasterValues", "Slope",
-           "ConstraintMasks", "distance_to_points", "distance_to_area", "distance_to_lines", "slope_degrees",
-           "constraint_masks", "resample_to_grid"]
+           "ConstraintMasks", "resample_to_grid"]
 
 import geopandas as gpd
 import numpy as np
@@ -175,23 +174,6 @@ class ConstraintMasks:
         return reason, factor
 
 
-def distance_to_points(grid: Grid, points: gpd.GeoDataFrame, network: WalkNetwork | None,
-                       cells: Snapped | None = None) -> np.ndarray:
-    """:class:`PointDistance` on a whole grid (``cells``: its centres already snapped)."""
-    return PointDistance(points, grid.crs, network).values(grid, cells)
-
-
-def distance_to_area(grid: Grid, area: gpd.GeoDataFrame, network: WalkNetwork | None,
-                     spacing: float = 25.0, cells: Snapped | None = None) -> np.ndarray:
-    """:class:`AreaDistance` on a whole grid."""
-    return AreaDistance(area, grid.crs, network, spacing).values(grid, cells)
-
-
-def distance_to_lines(grid: Grid, lines: gpd.GeoDataFrame) -> np.ndarray:
-    """:class:`LineDistance` on a whole grid."""
-    return LineDistance(lines, grid.crs, grid.resolution).values(grid)
-
-
 def resample_to_grid(src: rasterio.io.DatasetReader, grid: Grid, resampling=Resampling.bilinear) -> np.ndarray:
     """Read only the window of ``src`` covering the grid (plus two source cells for the
     resampling kernel) and resample it onto the grid."""
@@ -209,16 +191,3 @@ def resample_to_grid(src: rasterio.io.DatasetReader, grid: Grid, resampling=Resa
                   src_nodata=np.nan, dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan,
                   resampling=resampling)
     return out
-
-
-def slope_degrees(dem: np.ndarray, resolution: float) -> np.ndarray:
-    """Slope in degrees from an elevation array on the grid (central differences, one-sided
-    at the edges)."""
-    dy, dx = np.gradient(dem.astype(np.float64), resolution)
-    return np.degrees(np.arctan(np.hypot(dx, dy))).astype(np.float32)
-
-
-def constraint_masks(grid: Grid, constraints: gpd.GeoDataFrame, penalty: float = 0.5
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """:class:`ConstraintMasks` on a whole grid."""
-    return ConstraintMasks(constraints, grid.crs, penalty).at(grid)
