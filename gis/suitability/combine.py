@@ -123,8 +123,9 @@ def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weigh
     # Laying out the empty overview levels keeps this thread busy ~0.3 s on a 10k × 10k grid;
     # enough slots (1 MB each at 512²) let the workers compute ~100 windows ahead meanwhile.
     ahead = _AHEAD_WHILE_LAYING_OUT if in_pass else 0
+    n_windows = -(-width // tile) * -(-height // tile)
     job = _WindowJob(criteria, weights, method, reason_path, factor_path, tile, pyramid,
-                     slots=2 * max(1, workers) + 1 + ahead)
+                     slots=min(2 * max(1, workers) + 1 + ahead, n_windows + 1))
     tmp = f"{out_path}.part"
     try:
         # A bounded block cache: GDAL's default (5% of RAM) would hold ~1 GB of read tiles
