@@ -22,6 +22,7 @@ import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
@@ -112,25 +113,26 @@ class WalkNetwork:
         Exact. A k-d tree of segment midpoints proposes candidates: any segment nearer
         than the best candidate found has its midpoint within that distance plus half the
         longest segment, so when the k-th midpoint is farther than that bound the answer is
-        proven; the remaining points go to the R-tree's exact nearest query.
+        proven; the rest get a second round with twice the candidates, and what remains
+        goes to the R-tree's exact nearest query.
         """
         if isinstance(xy, Snapped):
             return xy
         xy = np.asarray(xy, dtype=float).reshape(-1, 2)
         if len(xy) == 0:
             return Snapped(np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros((0, 2)))
-        k = min(_SNAP_CANDIDATES, self.n_segments)
-        mid_d, cand = self.mid_tree.query(xy, k=k, workers=-1)  # cKDTree threads release the GIL
-        cand = cand.reshape(len(xy), k)
-        mid_d = mid_d.reshape(len(xy), k)
-        t, dist, _ = _project(xy[:, None, :], self.node_xy[self.seg_u[cand]], self.node_xy[self.seg_v[cand]])
-        best = np.argmin(dist, axis=1)
-        rows = np.arange(len(xy))
-        seg = cand[rows, best]
-        offset = dist[rows, best]
-        proven = (mid_d[:, -1] > offset + self.half_max_len) | (k == self.n_segments)
-        if not proven.all():
+        seg = np.empty(len(xy), dtype=np.int64)
+        proven = np.empty(len(xy), dtype=bool)
+        for part in _chunks(np.arange(len(xy)), _SNAP_CHUNK):
+            seg[part], proven[part] = self._nearest_candidate(xy[part], _SNAP_CANDIDATES)
+        todo = np.flatnonzero(~proven)
+        if len(todo) and self.n_segments > _SNAP_CANDIDATES:
+            # Points far from the streets (a grid's outskirts): twice the candidates settle about
+            # two thirds of them for a third of what GEOS takes per point.
+            for part in _chunks(todo, _SNAP_CHUNK // 2):
+                seg[part], proven[part] = self._nearest_candidate(xy[part], 2 * _SNAP_CANDIDATES)
             todo = np.flatnonzero(~proven)
+        if len(todo):
             (src, exact), _ = self.tree.query_nearest(shapely.points(xy[todo]), return_distance=True,
                                                       all_matches=False)
             seg[todo[src]] = exact
@@ -139,7 +141,54 @@ class WalkNetwork:
         return Snapped(seg, t, offset, snapped)
 
 
+    def _nearest_candidate(self, xy: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The nearest of the ``k`` segments with the nearest midpoints, and whether that is
+        proven the nearest of all: any nearer segment would have its midpoint within the
+        candidate's distance plus half the longest segment."""
+        k = min(k, self.n_segments)
+        mid_d, cand = self.mid_tree.query(xy, k=k, workers=-1)  # cKDTree threads release the GIL
+        cand = cand.reshape(len(xy), k)
+        dist = self._distances(xy, cand)
+        best = np.argmin(dist, axis=1)
+        rows = np.arange(len(xy))
+        offset = dist[rows, best]
+        proven = (mid_d.reshape(len(xy), k)[:, -1] > offset + self.half_max_len) | (k == self.n_segments)
+        return cand[rows, best], proven
+
+    @cached_property
+    def _segment_vectors(self) -> np.ndarray:
+        """(M, 5): start x, start y, Δx, Δy, 1/length² of each segment, one row per segment so
+        candidates are gathered in one pass."""
+        a, b = self.node_xy[self.seg_u], self.node_xy[self.seg_v]
+        d = b - a
+        length2 = (d * d).sum(axis=1)
+        return np.column_stack([a, d, 1.0 / np.where(length2 > 0, length2, 1.0)])
+
+    def _distances(self, xy: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        """(N, k) distances from each point to its k candidate segments.
+
+        Per coordinate on (N, k) arrays with the segments' vectors precomputed: faster than
+        projecting (N, k, 2) point arrays, which was most of the time of snapping a grid.
+        """
+        ax, ay, dx, dy, inv = np.moveaxis(self._segment_vectors[cand], -1, 0)
+        wx = xy[:, :1] - ax
+        wy = xy[:, 1:] - ay
+        t = wx * dx
+        t += wy * dy
+        t *= inv
+        np.clip(t, 0.0, 1.0, out=t)
+        wx -= t * dx
+        wy -= t * dy
+        return np.hypot(wx, wy, out=wx)
+
+
 _SNAP_CANDIDATES = 8
+_SNAP_CHUNK = 131_072  # points per candidate round: (chunk × k × 5) gathered floats stay ~40 MB
+
+
+def _chunks(index: np.ndarray, size: int):
+    for start in range(0, len(index), size):
+        yield index[start:start + size]
 
 
 def _project(p: np.ndarray, a: np.ndarray, b: np.ndarray):
