@@ -195,7 +195,9 @@ def test_overviews_are_gdal_averages(tmp_path, shape):
         full = src.read(1)
         levels = [src.read(1, out_shape=(-(-h // f), -(-w // f))) for f in src.overviews(1)]
         assert src.overviews(1) == ([2, 4, 8, 16] if shape == (1024, 1040) else [2, 4, 8])
-        assert src.tags(ns="rio_overview")["resampling"] == "average"
+        assert src.tags()["OVERVIEW_RESAMPLING"] == "average"
+        assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"  # the compressed copy: overviews first
+        assert src.profile["compress"] == "zstd"
     np.testing.assert_allclose(full, linear(a, 0, 1000), atol=1e-7)
     with rasterio.open(reference, "w", **profile) as dst:
         dst.write(full, 1)
