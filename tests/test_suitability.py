@@ -488,3 +488,22 @@ def test_a_failed_combine_leaves_no_surface_and_keeps_the_old_one(tmp_path):
         combine_rasters([good, bad], out, tile=16)
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.tif", "s.tif"]
+
+
+def test_ms_statistics_are_the_whole_rasters_for_surface_and_parcels(tmp_path):
+    """The surface and the parcel scores share one mean/std: the whole criterion raster's."""
+    origin = gpd.GeoDataFrame({"name": ["O"]}, geometry=[shapely.box(X0, Y0, X0 + 200, Y0 + 200)], crs=4547)
+    spec = SuitabilitySpec((CriterionSpec("origin", "origin", Transform("ms_small", {}), 1),), resolution=10,
+                           max_distance_m=800)
+    surface = build_surface(origin, tmp_path, spec=spec)
+    with rasterio.open(surface.criteria[0].path) as src:
+        raw = src.read(1)
+    params = surface.criteria[0].transform.params
+    assert params["mean"] == pytest.approx(np.nanmean(raw), rel=1e-6)
+    assert params["std"] == pytest.approx(np.nanstd(raw), rel=1e-6)
+    parcel = gpd.GeoDataFrame({"id": [1]}, geometry=[shapely.box(X0 + 600, Y0, X0 + 800, Y0 + 200)], crs=4547)
+    scored = score_parcels(parcel, surface, None, origin)
+    with rasterio.open(surface.surface_path) as src:
+        window = src.window(X0 + 600, Y0, X0 + 800, Y0 + 200)
+        surface_mean = float(np.nanmean(src.read(1, window=window)))
+    assert scored.score.iloc[0] == pytest.approx(surface_mean, rel=1e-5)

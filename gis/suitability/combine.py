@@ -8,7 +8,7 @@ is written and the next one read, so memory stays proportional to the tile, not 
 
 from __future__ import annotations
 
-__all__ = ["Criterion", "METHODS", "combine_rasters", "combine_arrays"]
+__all__ = ["Criterion", "METHODS", "combine_rasters", "combine_arrays", "with_statistics"]
 
 import os
 import threading
@@ -23,6 +23,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from gis.errors import InputError
+from gis.suitability.grid import windows
 from gis.suitability.pyramid import OverviewPyramid, overview_factors
 from gis.suitability.transforms import Transform, apply_transform
 
@@ -95,8 +96,8 @@ def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weigh
     ``reason_path`` (uint8, non-zero = excluded) and ``factor_path`` (float32 multiplier)
     are optional rasters on the same grid. Windows are read, transformed and combined by
     ``workers`` threads (GDAL reads and numpy kernels release the GIL; each thread opens
-    its own dataset handles) and written in order by this one, with at most
-    2 × ``workers`` windows in flight. Average overviews (2–16) are taken from each window as
+    its own dataset handles) and written in order by this one into a bounded set of window
+    buffers. Average overviews (2–16) are taken from each window as
     it is computed (:mod:`gis.suitability.pyramid`) so map tiles at low zoom read little;
     grids whose sides are not multiples of the largest factor leave them to GDAL.
 
@@ -118,7 +119,7 @@ def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weigh
         with rasterio.open(p) as s:
             if (s.width, s.height, s.transform) != (width, height, transform):
                 raise InputError(f"{p} is not on the grid of {paths[0]}; build criteria on one grid")
-    criteria = [_with_statistics(c) for c in criteria]
+    criteria = [with_statistics(c) for c in criteria]
     profile = _output_profile(profile)
     copy_options = _compression(compress)
     factors = overview_factors(width, height) if overviews else []
@@ -141,7 +142,7 @@ def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weigh
                 ThreadPoolExecutor(max(1, workers)) as pool:
             # Windows are submitted first, so the workers compute while this thread lays out
             # the empty overview levels.
-            results = job.in_order(pool, _windows(width, height, tile))
+            results = job.in_order(pool, windows(width, height, tile))
             with rasterio.open(raw, "w", **profile) as dst:
                 if in_pass:
                     dst.build_overviews(factors, Resampling.nearest)
@@ -175,8 +176,8 @@ _AHEAD_WHILE_LAYING_OUT = 96
 class _WindowJob:
     """Read, transform and combine one window into an output slot (and the overview pyramid).
 
-    Output windows cycle through a fixed set of slots (at most 2 × workers in flight and one
-    being written), so no fresh 1 MB arrays, and their page faults, are needed per window.
+    Output windows cycle through a fixed set of slots (all but the one being written may be
+    in flight), so no fresh 1 MB arrays, and their page faults, are needed per window.
     Threads, not processes: numpy and GDAL release the GIL, and forked workers writing into
     shared memory measured no faster (2.0–2.1 s for both on the 10k × 10k bench).
     """
@@ -284,9 +285,10 @@ def _compression(compress: str | None) -> dict:
     return {**common, "COMPRESS": compress, "PREDICTOR": 3 if compress in ("DEFLATE", "LZW") else 1}
 
 
-def _with_statistics(c: Criterion) -> Criterion:
-    """MSSmall/MSLarge need the mean and standard deviation of the whole criterion raster;
-    computed per window they would differ from window to window."""
+def with_statistics(c: Criterion) -> Criterion:
+    """``c`` with the whole raster's mean and standard deviation filled into an MSSmall/MSLarge
+    transform that lacks them: taken per window (or per parcel) they would differ from
+    window to window."""
     params = c.transform.params
     if c.transform.kind not in ("ms_small", "ms_large") or (params.get("mean") is not None
                                                              and params.get("std") is not None):
@@ -296,9 +298,3 @@ def _with_statistics(c: Criterion) -> Criterion:
     filled = {"mean": stats.mean if params.get("mean") is None else params["mean"],
               "std": stats.std if params.get("std") is None else params["std"]}
     return replace(c, transform=Transform(c.transform.kind, {**params, **filled}))
-
-
-def _windows(width: int, height: int, tile: int):
-    for row in range(0, height, tile):
-        for col in range(0, width, tile):
-            yield Window(col, row, min(tile, width - col), min(tile, height - row))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["Grid"]
+__all__ = ["Grid", "windows"]
 
 import math
 from dataclasses import dataclass
@@ -15,6 +15,13 @@ from gis.errors import InputError
 
 MAX_CELLS = 400_000_000  # 20k × 20k: beyond that, ask for a coarser resolution
 ALIGN = 16
+
+
+def windows(width: int, height: int, tile: int):
+    """Windows of at most ``tile`` × ``tile`` cells covering a ``width`` × ``height`` raster, row by row."""
+    for row in range(0, height, tile):
+        for col in range(0, width, tile):
+            yield Window(col, row, min(tile, width - col), min(tile, height - row))
 
 
 def _round_up(n: int, step: int) -> int:
@@ -77,9 +84,7 @@ class Grid:
 
     def windows(self, tile: int = 1024):
         """Windows of at most ``tile`` × ``tile`` cells covering the grid."""
-        for row in range(0, self.height, tile):
-            for col in range(0, self.width, tile):
-                yield Window(col, row, min(tile, self.width - col), min(tile, self.height - row))
+        return windows(self.width, self.height, tile)
 
     def profile(self, **extra) -> dict:
         """A GeoTIFF profile for float32 rasters on this grid (tiled, NaN as NoData)."""

@@ -25,7 +25,7 @@ from gis.crs import metric_crs
 from gis.errors import InputError
 from gis.network import WalkNetwork
 from gis.suitability import criteria as crit
-from gis.suitability.combine import METHODS, Criterion, combine_rasters
+from gis.suitability.combine import METHODS, Criterion, combine_rasters, with_statistics
 from gis.suitability.grid import Grid
 from gis.suitability.transforms import Transform
 from gis.suitability.weights import ahp_weights, normalize_weights
@@ -140,7 +140,8 @@ def build_surface(origin: gpd.GeoDataFrame, out_dir, *, services: gpd.GeoDataFra
     Each criterion is prepared once (one Dijkstra per service category) and evaluated
     window by window (``tile`` cells a side; grid cells are snapped to the network once per
     window for all criteria), so memory follows the window, not the grid. ``progress``
-    (a tqdm-like object) is advanced by the cells of each finished window.
+    (a tqdm-like object) is advanced by the cells of each window built and then of each
+    window combined: 2 × the grid's cells in all (:func:`surface_grid` gives the grid first).
     """
     spec = spec or default_spec()
     out_dir = Path(out_dir)
@@ -169,6 +170,7 @@ def build_surface(origin: gpd.GeoDataFrame, out_dir, *, services: gpd.GeoDataFra
             factor_dst.write(factor, 1, window=window)
             if progress is not None:
                 progress.update(window.width * window.height)
+    built = [with_statistics(c) for c in built]  # one mean/std for the surface and the parcels
     surface = combine_rasters(built, out_dir / "surface.tif", method=spec.method, reason_path=reason_path,
                               factor_path=factor_path, progress=progress)
     labels = {c.name: c.label_zh or c.name for c in spec.criteria}
