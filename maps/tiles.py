@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["RasterSource", "render_tile", "tilejson"]
+__all__ = ["RasterSource", "render_tile", "tilejson", "web_mercator_copy"]
 
+import os
+import threading
 from dataclasses import dataclass
 
 import morecantile
 import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.warp import calculate_default_transform, reproject
 from rio_tiler.colormap import cmap
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
@@ -49,6 +54,43 @@ def render_tile(source: RasterSource, z: int, x: int, y: int) -> bytes:
             return _empty_png()
     img.rescale(in_range=((source.vmin, source.vmax),))
     return img.render(img_format="PNG", colormap=cmap.get(source.colormap))
+
+
+_COPY_LOCK = threading.Lock()
+_COPY_LOCKS: dict[str, threading.Lock] = {}
+
+
+def web_mercator_copy(path: str) -> str:
+    """A Web-Mercator copy of a raster beside it (``<name>.3857.tif``), made once.
+
+    Tiles of a raster in its Gauss–Krüger zone are warped one by one: ~0.1 s to set up the
+    transformation and ~0.2 s to warp at the zooms a map opens with. One reprojection of a
+    10 m surface around an area takes ~0.2 s, after which a tile is a window read (~20 ms).
+    Concurrent callers (a map's first tiles) wait for the one copy.
+    """
+    out = f"{os.path.splitext(path)[0]}.3857.tif"
+    if os.path.exists(out):
+        return out
+    with _COPY_LOCK:
+        lock = _COPY_LOCKS.setdefault(out, threading.Lock())
+    with lock:
+        if not os.path.exists(out):
+            tmp = f"{out}.part"
+            with rasterio.open(path) as src:
+                transform, width, height = calculate_default_transform(src.crs, "EPSG:3857",
+                                                                       src.width, src.height, *src.bounds)
+                profile = {"driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "float32",
+                           "crs": "EPSG:3857", "transform": transform, "nodata": float("nan"), "tiled": True,
+                           "blockxsize": 256, "blockysize": 256, "compress": "ZSTD", "zstd_level": 1,
+                           "predictor": 3}
+                with rasterio.open(tmp, "w", **profile) as dst:
+                    reproject(rasterio.band(src, 1), rasterio.band(dst, 1), src_nodata=np.nan, dst_nodata=np.nan,
+                              resampling=Resampling.bilinear)
+                    levels = [f for f in (2, 4, 8, 16) if min(width, height) // f >= 32]
+                    if levels:
+                        dst.build_overviews(levels, Resampling.average)
+            os.replace(tmp, out)
+    return out
 
 
 def tilejson(source: RasterSource, tiles_url: str, name: str) -> dict:

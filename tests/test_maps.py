@@ -155,3 +155,44 @@ def test_amap_mode_shifts_overlays_to_gcj02(sample_store):
     assert got == pytest.approx([float(expected[0]), float(expected[1])], abs=2e-6)
     page = client.get("/maps/overview?basemap=amap").text
     assert "autonavi" in page and '"datum": "gcj02"' in page
+
+
+def test_web_mercator_copy_serves_the_same_tiles_without_warping(tmp_path):
+    """Suitability tiles come from a Web-Mercator copy made once; they match tiles warped from
+    the Gauss–Krüger surface (both bilinear), NoData included."""
+    import morecantile
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+    from rio_tiler.io import Reader
+
+    from maps.tiles import web_mercator_copy
+
+    x = np.linspace(0, 1, 640, dtype=np.float32)
+    surface = np.add.outer(x[::-1] * 0.5, x * 0.5).astype(np.float32)  # a smooth 0–1 ramp
+    surface[:100, :100] = np.nan
+    path = tmp_path / "surface.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=640, height=640, count=1, dtype="float32", crs="EPSG:4547",
+                       transform=from_origin(440000, 3905000, 10, 10), nodata=float("nan")) as dst:
+        dst.write(surface, 1)
+    copy = web_mercator_copy(str(path))
+    assert copy.endswith("surface.3857.tif")
+    first = os.path.getmtime(copy)
+    assert web_mercator_copy(str(path)) == copy and os.path.getmtime(copy) == first  # made once
+    with rasterio.open(copy) as src:
+        assert src.crs.to_epsg() == 3857 and src.overviews(1)
+    with Reader(str(path)) as gk, Reader(copy) as merc:
+        west, south, east, north = gk.get_geographic_bounds(gk.tms.rasterio_geographic_crs)
+        # The middle at three zooms, and the north-west corner where the NoData square is.
+        for z, lon, lat in ((12, west + 0.03, south + 0.03), (14, west + 0.03, south + 0.03),
+                            (16, west + 0.03, south + 0.03), (15, west + 0.004, north - 0.004)):
+            t = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, z)
+            a = gk.tile(t.x, t.y, z, resampling_method="bilinear", reproject_method="bilinear")
+            b = merc.tile(t.x, t.y, z, resampling_method="bilinear", reproject_method="bilinear")
+            both = ~a.array.mask[0] & ~b.array.mask[0]
+            assert both.sum() > 5000 or z == 15  # the tiles overlap the surface
+            if z == 15:
+                assert a.array.mask[0].mean() > 0.3 and b.array.mask[0].mean() > 0.3
+            if both.any():  # the ramp climbs 0.0008 a cell
+                assert np.abs(a.array.data[0][both] - b.array.data[0][both]).max() < 0.01
+            assert (a.array.mask[0] != b.array.mask[0]).mean() < 0.02  # NoData and edges agree but for a rim

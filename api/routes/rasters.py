@@ -10,7 +10,7 @@ from api.deps import BaseURL, Reader, Store
 from api.routes.analysis import SURFACES
 from gis.errors import NotFoundError
 from gis.suitability.model import default_spec
-from maps.tiles import RasterSource, render_tile, tilejson
+from maps.tiles import RasterSource, render_tile, tilejson, web_mercator_copy
 
 router = APIRouter(prefix="/rasters", tags=["Rasters"])
 
@@ -19,7 +19,7 @@ def raster_source(store, raster_id: str) -> RasterSource:
     if raster_id.startswith("suitability-"):
         area = raster_id.removeprefix("suitability-")
         _, surface = SURFACES.get(store, area, default_spec(), None)
-        return RasterSource(surface.surface_path, 0.0, 1.0, "rdylgn")
+        return RasterSource(web_mercator_copy(surface.surface_path), 0.0, 1.0, "rdylgn")
     info = store.info(raster_id)
     if info.geometry_type != "raster":
         raise NotFoundError(f"{raster_id!r} is not a raster; rasters: dem, suitability-<area id or name>")
