@@ -18,6 +18,7 @@ from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 
 from gis.errors import InputError, NotFoundError
+from gis.suitability.pyramid import overview_factors
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 _EMPTY_PNG = None
@@ -86,7 +87,7 @@ def web_mercator_copy(path: str) -> str:
                 with rasterio.open(tmp, "w", **profile) as dst:
                     reproject(rasterio.band(src, 1), rasterio.band(dst, 1), src_nodata=np.nan, dst_nodata=np.nan,
                               resampling=Resampling.bilinear)
-                    levels = [f for f in (2, 4, 8, 16) if min(width, height) // f >= 32]
+                    levels = overview_factors(width, height, smallest=32)
                     if levels:
                         dst.build_overviews(levels, Resampling.average)
             os.replace(tmp, out)
