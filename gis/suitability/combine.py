@@ -24,6 +24,7 @@ from rasterio.windows import Window
 
 from gis.errors import InputError
 from gis.suitability.grid import windows
+from gis.suitability.gtiff import WindowReader, open_with_overview_levels
 from gis.suitability.pyramid import OverviewPyramid, overview_factors
 from gis.suitability.transforms import Transform, apply_transform
 
@@ -127,12 +128,9 @@ def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weigh
     pyramid = OverviewPyramid(width, height, factors if in_pass else [])
     if in_pass and tile % pyramid.step:
         tile += pyramid.step - tile % pyramid.step
-    # Laying out the empty overview levels keeps this thread busy ~0.3 s on a 10k × 10k grid;
-    # enough slots (1 MB each at 512²) let the workers compute ~100 windows ahead meanwhile.
-    ahead = _AHEAD_WHILE_LAYING_OUT if in_pass else 0
     n_windows = -(-width // tile) * -(-height // tile)
     job = _WindowJob(criteria, weights, method, reason_path, factor_path, tile, pyramid,
-                     slots=min(2 * max(1, workers) + 1 + ahead, n_windows + 1))
+                     slots=min(2 * max(1, workers) + 1 + _AHEAD, n_windows + 1))
     tmp = f"{out_path}.part"
     raw = f"{out_path}.raw.part" if copy_options else tmp
     try:
@@ -140,12 +138,11 @@ def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weigh
         # that are never read again.
         with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=256), \
                 ThreadPoolExecutor(max(1, workers)) as pool:
-            # Windows are submitted first, so the workers compute while this thread lays out
-            # the empty overview levels.
+            # Windows are submitted first, so the workers compute while this thread creates
+            # the file.
             results = job.in_order(pool, windows(width, height, tile))
-            with rasterio.open(raw, "w", **profile) as dst:
-                if in_pass:
-                    dst.build_overviews(factors, Resampling.nearest)
+            dst = open_with_overview_levels(raw, profile, factors) if in_pass else rasterio.open(raw, "w", **profile)
+            with dst:
                 for done_window, out in results:
                     dst.write(out, 1, window=done_window)
                     if progress is not None:
@@ -170,7 +167,9 @@ def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weigh
     return str(out_path)
 
 
-_AHEAD_WHILE_LAYING_OUT = 96
+# Windows the workers may compute ahead of the writer (1 MB each at 512²): the writer's
+# pace varies with the page cache's.
+_AHEAD = 8
 
 
 class _WindowJob:
@@ -195,10 +194,11 @@ class _WindowJob:
     def _handles(self):
         local = self.local
         if not hasattr(local, "srcs"):  # each thread reads through its own handles
-            local.srcs = [rasterio.open(p) for p in self.paths]
-            local.reason = rasterio.open(self.reason_path) if self.reason_path else None
-            local.factor = rasterio.open(self.factor_path) if self.factor_path else None
+            local.srcs = [WindowReader(p, self.tile) for p in self.paths]
+            local.reason = WindowReader(self.reason_path, self.tile) if self.reason_path else None
+            local.factor = WindowReader(self.factor_path, self.tile) if self.factor_path else None
             local.raw = [np.empty(self.tile * self.tile, np.float32) for _ in self.paths]
+            local.reason_raw = np.empty(self.tile * self.tile, np.uint8)
             self.opened.extend([*local.srcs, local.reason, local.factor])
         return local
 
@@ -210,7 +210,7 @@ class _WindowJob:
         summed = self.method == "weighted_sum"
         values = []
         for src, c, w, buf in zip(local.srcs, self.criteria, self.scales, local.raw, strict=True):
-            raw = src.read(1, window=window, out=buf[:n].reshape(shape))  # GDAL converts any dtype
+            raw = src.read(window, buf[:n].reshape(shape))  # GDAL converts any other dtype
             # A weighted sum takes each weight inside the transform and only adds here.
             values.append(apply_transform(raw, c.transform, out=raw, scale=w if summed else 1.0))
         if summed:
@@ -220,9 +220,10 @@ class _WindowJob:
         else:
             combine_arrays(values, self.weights, self.method, out=out)
         if local.factor is not None:
-            out *= local.factor.read(1, window=window, out_dtype="float32")
+            # The first criterion's buffer is free again: its values are in ``out`` now.
+            out *= local.factor.read(window, local.raw[0][:n].reshape(shape))
         if local.reason is not None:
-            reason = local.reason.read(1, window=window)
+            reason = local.reason.read(window, local.reason_raw[:n].reshape(shape))
             if reason.any():  # most windows exclude nothing
                 np.copyto(out, np.float32(np.nan), where=reason > 0)
         self.pyramid.add(window, out)
