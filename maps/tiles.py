@@ -53,6 +53,8 @@ def render_tile(source: RasterSource, z: int, x: int, y: int) -> bytes:
             img = reader.tile(x, y, z, resampling_method="bilinear", reproject_method="bilinear")
         except TileOutsideBounds:
             return _empty_png()
+    # The mask keeps NoData; a NaN fill value would be cast to the 8-bit image (numpy warns).
+    img.array.fill_value = 0
     img.rescale(in_range=((source.vmin, source.vmax),))
     return img.render(img_format="PNG", colormap=cmap.get(source.colormap))
 

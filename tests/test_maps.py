@@ -157,6 +157,7 @@ def test_amap_mode_shifts_overlays_to_gcj02(sample_store):
     assert "autonavi" in page and '"datum": "gcj02"' in page
 
 
+@pytest.mark.filterwarnings("ignore::rio_tiler.errors.NoOverviewWarning")  # the source here has none on purpose
 def test_web_mercator_copy_serves_the_same_tiles_without_warping(tmp_path):
     """Suitability tiles come from a Web-Mercator copy made once; they match tiles warped from
     the Gauss–Krüger surface (both bilinear), NoData included."""
