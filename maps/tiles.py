@@ -63,15 +63,16 @@ _COPY_LOCK = threading.Lock()
 _COPY_LOCKS: dict[str, threading.Lock] = {}
 
 
-def web_mercator_copy(path: str) -> str:
-    """A Web-Mercator copy of a raster beside it (``<name>.3857.tif``), made once.
+def web_mercator_copy(path: str, out: str | None = None) -> str:
+    """A Web-Mercator copy of a raster (band 1, float32, NaN NoData), made once: at ``out``,
+    by default beside it (``<name>.3857.tif``; give ``out`` for ``GPKG:file:table`` rasters).
 
     Tiles of a raster in its Gauss–Krüger zone are warped one by one: ~0.1 s to set up the
     transformation and ~0.2 s to warp at the zooms a map opens with. One reprojection of a
     10 m surface around an area takes ~0.2 s, after which a tile is a window read (~20 ms).
     Concurrent callers (a map's first tiles) wait for the one copy.
     """
-    out = f"{os.path.splitext(path)[0]}.3857.tif"
+    out = out or f"{os.path.splitext(path)[0]}.3857.tif"
     if os.path.exists(out):
         return out
     with _COPY_LOCK:
@@ -86,8 +87,10 @@ def web_mercator_copy(path: str) -> str:
                            "crs": "EPSG:3857", "transform": transform, "nodata": float("nan"), "tiled": True,
                            "blockxsize": 256, "blockysize": 256, "compress": "ZSTD", "zstd_level": 1,
                            "predictor": 3}
+                floating = np.dtype(src.dtypes[0]).kind == "f"
+                src_nodata = src.nodata if src.nodata is not None else (np.nan if floating else None)
                 with rasterio.open(tmp, "w", **profile) as dst:
-                    reproject(rasterio.band(src, 1), rasterio.band(dst, 1), src_nodata=np.nan, dst_nodata=np.nan,
+                    reproject(rasterio.band(src, 1), rasterio.band(dst, 1), src_nodata=src_nodata, dst_nodata=np.nan,
                               resampling=Resampling.bilinear)
                     levels = overview_factors(width, height, smallest=32)
                     if levels:

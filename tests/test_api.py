@@ -325,6 +325,43 @@ def test_reads_can_be_closed(store_copy):
     assert closed.get("/collections", headers=TOKEN).status_code == 200
 
 
+def test_dem_tiles_come_from_a_copy_made_once_per_store_version(store_copy, tmp_path):
+    """DEM tiles are read from a Web-Mercator copy of the stored DEM, made once per store
+    version (a write to the store makes a new one); they match tiles warped from the
+    GeoPackage raster itself."""
+    import os
+
+    import morecantile
+    import numpy as np
+    import rasterio
+    from PIL import Image
+
+    from api.routes.rasters import raster_source
+    from layers.store import open_store
+    from maps.tiles import RasterSource, render_tile
+
+    store_path = tmp_path / "renewal.gpkg"
+    shutil.copyfile(store_copy, store_path)
+    store = open_store(store_path)
+    first = raster_source(store, "dem")
+    assert first.path.endswith("dem.3857.tif") and os.path.exists(first.path)
+    assert raster_source(store, "dem") == first  # the same copy
+    warped = RasterSource(f"GPKG:{store_path}:dem", first.vmin, first.vmax, first.colormap)
+    with rasterio.open(first.path) as copy:
+        assert copy.crs.to_epsg() == 3857
+    lon, lat = 113.2, 35.22
+    for z in (11, 13, 14):
+        t = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, z)
+        a = np.asarray(Image.open(io.BytesIO(render_tile(first, z, t.x, t.y))).convert("RGBA"), dtype=float)
+        b = np.asarray(Image.open(io.BytesIO(render_tile(warped, z, t.x, t.y))).convert("RGBA"), dtype=float)
+        both = (a[..., 3] > 0) & (b[..., 3] > 0)
+        assert both.mean() > 0.5  # the tile is on the DEM
+        assert np.abs(a[both] - b[both])[:, :3].mean() < 3  # colours of nearly the same heights
+        assert (a[..., 3] > 0).mean() == pytest.approx((b[..., 3] > 0).mean(), abs=0.02)
+    os.utime(store_path, ns=(os.stat(store_path).st_atime_ns, os.stat(store_path).st_mtime_ns + 10**9))
+    assert raster_source(store, "dem").path != first.path  # a new store version: a new copy
+
+
 def test_raster_tiles_and_tilejson(client):
     import morecantile
     from PIL import Image

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import threading
-import time
-from collections import OrderedDict
 from typing import Annotated, Any
 
 import shapely
@@ -15,6 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.cache import FolderCache, store_version
 from api.deps import Reader, Store
 from gis.errors import InputError
 from gis.isochrones import walking_isochrones
@@ -91,49 +89,16 @@ class SiteSelectionRequest(BaseModel):
 
 class _SurfaceCache:
     """Surfaces per (store version, area id, spec): building one takes seconds, selecting on
-    it or rendering a tile milliseconds.
-
-    Each key is built once: concurrent requests (a map page and its tiles) wait for that
-    build. Rasters live in temporary folders; an evicted folder is deleted only after a grace
-    period, since a tile request may still be reading it.
-    """
-
-    GRACE_S = 120.0
+    it or rendering a tile milliseconds."""
 
     def __init__(self, size: int = 8):
-        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
-        self.building: dict = {}
-        self.retired: list = []
+        self.folders = FolderCache("surface-", size)
 
     def get(self, store, area, spec, max_distance):
-        path = getattr(store, "path", None)
         area_id = int(resolve_area(analysis_inputs(store).areas, area).id.iloc[0])
-        key = (str(path), path.stat().st_mtime_ns if path else 0, area_id, repr(spec), max_distance)
-        while True:
-            with self.lock:
-                if key in self.items:
-                    self.items.move_to_end(key)
-                    return self.items[key][1]
-                waiter = self.building.get(key)
-                if waiter is None:
-                    waiter = self.building[key] = threading.Event()
-                    break
-            waiter.wait()  # another request is building this surface
-        try:
-            folder = tempfile.TemporaryDirectory(prefix="surface-")
-            value = area_surface(store, area_id, out_dir=folder.name, spec=spec, max_distance=max_distance)
-            with self.lock:
-                self.items[key] = (folder, value)
-                while len(self.items) > self.size:
-                    self.retired.append((time.monotonic(), self.items.popitem(last=False)[1][0]))
-                now = time.monotonic()
-                for _, old in [r for r in self.retired if now - r[0] > self.GRACE_S]:
-                    old.cleanup()
-                self.retired = [r for r in self.retired if now - r[0] <= self.GRACE_S]
-            return value
-        finally:
-            with self.lock:
-                self.building.pop(key).set()
+        key = (*store_version(store), area_id, repr(spec), max_distance)
+        return self.folders.get(key, lambda folder: area_surface(store, area_id, out_dir=folder, spec=spec,
+                                                                 max_distance=max_distance))
 
 
 SURFACES = _SurfaceCache()
