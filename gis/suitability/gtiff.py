@@ -131,11 +131,16 @@ def _loaded_gdal():
             paths = sorted(set(re.findall(r"(/\S*libgdal[^/\s]*\.so[^/\s]*)", maps.read())))
     except OSError:
         return None
-    # Prefer rasterio's own copy where a wheel bundles one (pyogrio's wheel may bundle another).
+    # Prefer rasterio's own copy where a wheel bundles one (pyogrio's wheel may bundle another),
+    # and only take a library of rasterio's GDAL version.
     paths.sort(key=lambda p: "rasterio" not in p)
     for path in paths:
         try:
             lib = ctypes.CDLL(path)  # already loaded: the same handle, not a second copy
+            lib.GDALVersionInfo.restype = ctypes.c_char_p
+            lib.GDALVersionInfo.argtypes = [ctypes.c_char_p]
+            if lib.GDALVersionInfo(b"RELEASE_NAME").decode() != rasterio.__gdal_version__:
+                continue
             lib.GDALOpenEx.restype = ctypes.c_void_p
             lib.GDALOpenEx.argtypes = [ctypes.c_char_p, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
                                        ctypes.c_void_p]
