@@ -3,7 +3,7 @@ Web-Mercator copies of stored rasters for tiles."""
 
 from __future__ import annotations
 
-__all__ = ["FolderCache", "store_version"]
+__all__ = ["FolderCache"]
 
 import tempfile
 import threading
@@ -13,12 +13,6 @@ from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 T = TypeVar("T")
-
-
-def store_version(store) -> tuple[str, int]:
-    """The store's file and its modification time: every write to the GeoPackage changes it."""
-    path = getattr(store, "path", None)
-    return str(path), path.stat().st_mtime_ns if path else 0
 
 
 class FolderCache:

@@ -25,7 +25,7 @@ from pyproj import CRS, Transformer
 from gis.crs import CGCS2000
 from gis.errors import CRSError, InputError, NotFoundError
 from layers.schemas import SCHEMAS
-from layers.store import GeoPackageStore, LayerStore
+from layers.store import GeoPackageStore, LayerStore, store_version
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 SUPPORTED_EPSG = (4490, 4326, 4547, 4548, 4526, 4527)
@@ -51,7 +51,7 @@ def parse_crs_uri(text: str | None) -> int | None:
 
 
 @lru_cache(maxsize=16)
-def _cached(path: str, mtime: float, layer: str) -> gpd.GeoDataFrame:
+def _cached(path: str, mtime_ns: int, layer: str) -> gpd.GeoDataFrame:
     frame = GeoPackageStore(path).read(layer)
     frame.sindex  # build the R-tree once  # noqa: B018
     return frame
@@ -59,10 +59,10 @@ def _cached(path: str, mtime: float, layer: str) -> gpd.GeoDataFrame:
 
 def read_layer_cached(store: LayerStore, name: str) -> gpd.GeoDataFrame:
     """The layer, cached per store file version (reads dominate; edits bump the mtime)."""
-    path = getattr(store, "path", None)
-    if path is None:
+    version = store_version(store)
+    if version is None:
         return store.read(name)
-    return _cached(str(path), path.stat().st_mtime_ns, name)
+    return _cached(*version, name)
 
 
 def feature_collections(store: LayerStore) -> list[str]:

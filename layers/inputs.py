@@ -15,7 +15,7 @@ import geopandas as gpd
 from gis.errors import NotFoundError
 from gis.network import WalkNetwork, build_network
 from gis.standards import Standard, default_standards, load_standards
-from layers.store import LayerStore
+from layers.store import LayerStore, store_version
 
 
 def _layers_by_kind(store: LayerStore) -> dict[str, str]:
@@ -48,7 +48,7 @@ class AnalysisInputs:
 
 
 @lru_cache(maxsize=4)
-def _network_for(path: str, mtime: float, layer: str) -> WalkNetwork:
+def _network_for(path: str, mtime_ns: int, layer: str) -> WalkNetwork:
     from layers.store import GeoPackageStore
 
     return build_network(GeoPackageStore(path).read(layer))
@@ -64,9 +64,9 @@ def analysis_inputs(store: LayerStore, standards_file=None) -> AnalysisInputs:
     network = None
     roads = [store.find_kind("roads")] if any(i.kind == "roads" for i in store.layers()) else []
     if roads:
-        path = getattr(store, "path", None)
-        if path is not None:
-            network = _network_for(str(path), path.stat().st_mtime, roads[0])
+        version = store_version(store)
+        if version is not None:
+            network = _network_for(*version, roads[0])
         else:
             network = build_network(store.read(roads[0]))
     standards = load_standards(standards_file) if standards_file else default_standards()

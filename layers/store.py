@@ -11,7 +11,7 @@ proportional to the store, which for city layers (tens of MB) is well under a se
 
 from __future__ import annotations
 
-__all__ = ["LayerInfo", "LayerStore", "GeoPackageStore", "BACKENDS", "open_store", "default_store_path"]
+__all__ = ["LayerInfo", "LayerStore", "GeoPackageStore", "BACKENDS", "open_store", "default_store_path", "store_version"]
 
 import contextlib
 import fcntl
@@ -360,6 +360,13 @@ def _record(path: Path, info: LayerInfo, who: str, detail: str, action: str) -> 
 
 #: Backend name → class. A PostGIS backend registers here.
 BACKENDS: dict[str, type[LayerStore]] = {"gpkg": GeoPackageStore}
+
+
+def store_version(store: LayerStore) -> tuple[str, int] | None:
+    """The store's file and its modification time, which every write changes: the key of
+    whatever is cached per store version. None for a store without a file."""
+    path = getattr(store, "path", None)
+    return (str(path), path.stat().st_mtime_ns) if path is not None else None
 
 
 def open_store(path=None, backend: str = "gpkg") -> LayerStore:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.cache import FolderCache, store_version
+from api.cache import FolderCache
 from api.deps import Reader, Store
 from gis.errors import InputError
 from gis.isochrones import walking_isochrones
@@ -23,6 +23,7 @@ from gis.targets import check_targets
 from layers.features import to_geojson_features
 from layers.inputs import analysis_inputs, area_surface, parse_require, resolve_area, select_on
 from layers.reports import site_result
+from layers.store import store_version
 
 router = APIRouter(prefix="/analysis", tags=["Analysis"])
 REPORT_FIELDS = ["category", "category_zh", "nearest_name", "straight_m", "network_m", "reachable", "second_name",
@@ -96,7 +97,7 @@ class _SurfaceCache:
 
     def get(self, store, area, spec, max_distance):
         area_id = int(resolve_area(analysis_inputs(store).areas, area).id.iloc[0])
-        key = (*store_version(store), area_id, repr(spec), max_distance)
+        key = (store_version(store), area_id, repr(spec), max_distance)
         return self.folders.get(key, lambda folder: area_surface(store, area_id, out_dir=folder, spec=spec,
                                                                  max_distance=max_distance))
 
