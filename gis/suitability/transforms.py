@@ -52,7 +52,7 @@ def _mean_std(x, mean, std):
     m = float(np.nanmean(arr)) if mean is None else float(mean)
     s = float(np.nanstd(arr)) if std is None else float(std)
     if s <= 0:
-        raise InputError("ms_small/ms_large need a positive standard deviation")
+        raise InputError("ms_small/ms_large need a positive standard deviation ('std')")
     return arr, m, s
 
 
@@ -154,9 +154,11 @@ def classes(x, breaks: list[float], values: list[float], out: np.ndarray | None 
     if len(values) != len(breaks) + 1:
         raise InputError(f"classes: need {len(breaks) + 1} values for {len(breaks)} breaks, got {len(values)}")
     if any(b2 <= b1 for b1, b2 in zip(breaks, breaks[1:], strict=False)):
-        raise InputError("classes: breaks must increase")
+        raise InputError("classes: 'breaks' must increase")
     if len(breaks) > 254:
         raise InputError("classes: at most 254 breaks")
+    if not all(0 <= v <= 1 for v in values):  # scores, and _BOUNDED relies on it
+        raise InputError(f"classes: 'values' are scores from 0 to 1, got {list(values)}")
     arr = _f32(x)
     # The class index is the number of breaks at or below x; one take() maps it to scores
     # (4x faster than np.digitize or masked assignment on large rasters, and exact, which

@@ -4,11 +4,17 @@ AHP (Saaty): weights are the principal eigenvector of a reciprocal pairwise comp
 matrix; consistency index CI = (λmax − n)/(n − 1) and consistency ratio CR = CI / RI(n)
 with Saaty's random indices. CR >= 0.10 is refused unless explicitly allowed, naming the
 pair whose judgement departs most from the weights.
+
+λmax >= n for every positive reciprocal matrix, with equality exactly when it is consistent;
+an eigensolver returns n ± a few ulps for such a matrix (the sign depends on the BLAS), so
+λmax − n within rounding of 0 (:data:`LAMBDA_RTOL` · n) counts as 0: CI and CR are never
+negative and are exactly 0.0 for a consistent matrix.
 """
 
 from __future__ import annotations
 
-__all__ = ["AHPResult", "ahp_weights", "normalize_weights", "RANDOM_INDEX", "CR_LIMIT"]
+__all__ = ["AHPResult", "ahp_weights", "normalize_weights", "RANDOM_INDEX", "CR_LIMIT",
+           "LAMBDA_RTOL"]
 
 from dataclasses import dataclass
 
@@ -19,6 +25,8 @@ from gis.errors import InputError
 #: Saaty's random consistency index by matrix size.
 RANDOM_INDEX = {1: 0.0, 2: 0.0, 3: 0.58, 4: 0.90, 5: 1.12, 6: 1.24, 7: 1.32, 8: 1.41, 9: 1.45, 10: 1.49}
 CR_LIMIT = 0.10
+#: λmax − n below this × n is eigensolver rounding, not inconsistency (CR ~1e-9 at most).
+LAMBDA_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -57,8 +65,8 @@ def ahp_weights(matrix, names: list[str] | None = None, *, allow_inconsistent: b
     Examples
     --------
     >>> r = ahp_weights([[1, 2, 4], [1/2, 1, 2], [1/4, 1/2, 1]], ["a", "b", "c"])
-    >>> [round(float(w), 4) for w in r.weights], round(r.cr, 6)
-    ([0.5714, 0.2857, 0.1429], 0.0)
+    >>> [round(float(w), 4) for w in r.weights], r.cr == 0.0, r.worst_pair
+    ([0.5714, 0.2857, 0.1429], True, None)
     """
     try:
         a = np.asarray(matrix, dtype=float)
@@ -84,13 +92,16 @@ def ahp_weights(matrix, names: list[str] | None = None, *, allow_inconsistent: b
     w = np.abs(vecs[:, k].real)
     w = w / w.sum()
     lam = float(vals[k].real)
-    ci = (lam - n) / (n - 1) if n > 2 else 0.0
+    excess = lam - n
+    if excess <= LAMBDA_RTOL * n:  # consistent: rounding either side of n, never a negative CR
+        lam, excess = float(n), 0.0
+    ci = excess / (n - 1) if n > 2 else 0.0
     ri = RANDOM_INDEX[n]
     cr = ci / ri if ri > 0 else 0.0
     # The judgement that departs most from what the weights imply: max |ln(a_ij · w_j / w_i)|.
     dev = np.abs(np.log(a * w[None, :] / w[:, None]))
     i, j = np.unravel_index(int(np.argmax(np.triu(dev, 1))), dev.shape)
-    worst = (names[i], names[j]) if n > 2 else None
+    worst = (names[i], names[j]) if n > 2 and excess > 0 else None  # else argmax of rounding noise
     consistent = cr < CR_LIMIT
     if not consistent and not allow_inconsistent:
         raise InputError(f"the comparisons are inconsistent: CR = {cr:.3f} >= {CR_LIMIT} (λmax {lam:.3f}); "
