@@ -4,13 +4,27 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from api.errors import add_exception_handlers
+from api.errors import ERROR_STATUSES, PROBLEM, add_exception_handlers
+from api.guard import RequestGuard
 from api.openapi import to_openapi_30
-from api.routes import analysis, edits, exports, features, maps, rasters
+from api.routes import analysis, edits, exports, features, login, maps, rasters
 from api.settings import Settings, get_settings
 from layers.store import open_store
+
+_PROBLEM_SCHEMA = {"type": "object", "properties": {
+    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+    "detail": {"type": "string"}, "problems": {"type": "array", "items": {"type": "object"}}}}
+#: The error statuses each router's operations can answer (documented in the OpenAPI document).
+_ROUTER_STATUSES = {features: (400, 401, 403, 404), edits: (400, 401, 403, 404, 409, 412, 413, 422),
+                    analysis: (400, 401, 403, 404, 413, 422), exports: (400, 401, 403, 404),
+                    rasters: (400, 401, 403, 404), maps: (400, 401, 403, 404), login: (400, 401, 403, 413)}
+
+
+def _responses(statuses) -> dict:
+    return {s: {"description": ERROR_STATUSES[s], "content": {PROBLEM: {"schema": _PROBLEM_SCHEMA}}}
+            for s in statuses}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,14 +36,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_exception_handlers(app)
     # GeoJSON compresses ~6x: maps loading thousands of parcels by view stay light.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
-    for module in (features, edits, analysis, exports, rasters, maps):
-        app.include_router(module.router)
+    app.add_middleware(RequestGuard, settings=settings)  # outermost: before any body is read
+    for module, statuses in _ROUTER_STATUSES.items():
+        app.include_router(module.router, responses=_responses(statuses))
     maps.mount_static(app)
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon():
-        from fastapi.responses import Response
-
         return Response(status_code=204)
 
     @app.get("/api", include_in_schema=False)

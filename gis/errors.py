@@ -13,6 +13,9 @@ __all__ = [
     "InputError",
     "ValidationError",
     "NotFoundError",
+    "ConflictError",
+    "MalformedError",
+    "PreconditionError",
     "Problem",
 ]
 
@@ -33,6 +36,14 @@ class InputError(RenewalError, ValueError):
 
 class NotFoundError(RenewalError, LookupError):
     """A named layer, area, category or feature does not exist."""
+
+
+class ConflictError(RenewalError):
+    """The request conflicts with what is stored (e.g. a raster that exists already)."""
+
+
+class PreconditionError(RenewalError):
+    """A conditional change (HTTP If-Match) found the feature changed since it was read."""
 
 
 @dataclass(frozen=True)
@@ -71,3 +82,8 @@ class ValidationError(InputError):
         if more > 0:
             shown += f"\n  ... and {more} more"
         super().__init__(f"{summary}\n{shown}" if shown else summary)
+
+
+class MalformedError(ValidationError):
+    """A document does not follow its format (e.g. GeoJSON with a ring of two positions):
+    a bad request rather than features that failed the layer's rules."""

@@ -14,7 +14,6 @@ __all__ = ["CRS84", "SUPPORTED_CRS", "crs_uri", "parse_crs_uri", "FeatureQuery",
 import json
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
@@ -24,8 +23,9 @@ from pyproj import CRS, Transformer
 
 from gis.crs import CGCS2000
 from gis.errors import CRSError, InputError, NotFoundError
+from layers.cache import VersionedCache
 from layers.schemas import SCHEMAS
-from layers.store import GeoPackageStore, LayerStore, store_version
+from layers.store import LayerStore, layer_versions
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 SUPPORTED_EPSG = (4490, 4326, 4547, 4548, 4526, 4527)
@@ -50,19 +50,18 @@ def parse_crs_uri(text: str | None) -> int | None:
     return int(code)
 
 
-@lru_cache(maxsize=16)
-def _cached(path: str, mtime_ns: int, layer: str) -> gpd.GeoDataFrame:
-    frame = GeoPackageStore(path).read(layer)
+def _read_indexed(store: LayerStore, name: str) -> gpd.GeoDataFrame:
+    frame = store.read(name)
     frame.sindex  # build the R-tree once  # noqa: B018
     return frame
 
 
+_LAYERS: VersionedCache[gpd.GeoDataFrame] = VersionedCache(16)
+
+
 def read_layer_cached(store: LayerStore, name: str) -> gpd.GeoDataFrame:
-    """The layer, cached per store file version (reads dominate; edits bump the mtime)."""
-    version = store_version(store)
-    if version is None:
-        return store.read(name)
-    return _cached(*version, name)
+    """The layer, cached per layer version (reads dominate; each edit makes a new version)."""
+    return _LAYERS.get(layer_versions(store, [name]), lambda: _read_indexed(store, name))
 
 
 def feature_collections(store: LayerStore) -> list[str]:
@@ -112,8 +111,11 @@ def _bbox_in_storage(bbox: list[float], bbox_crs: int | None) -> tuple[float, fl
             x0, y0, x1, y1 = y0, x0, y1, x1
         if not (-180 <= x0 <= 180 and -180 <= x1 <= 180 and -90 <= y0 <= 90 and -90 <= y1 <= 90):
             raise InputError(f"bbox {bbox} is not lon/lat degrees; pass bbox-crs for projected coordinates")
+        if x0 > x1:
+            raise InputError(f"bbox: minx {x0} is greater than maxx {x1}; give minx,miny,maxx,maxy "
+                             "(a box across the antimeridian is not supported)")
         if y0 > y1:
-            raise InputError("bbox: miny is greater than maxy")
+            raise InputError(f"bbox: miny {y0} is greater than maxy {y1}; give minx,miny,maxx,maxy")
         return x0, y0, x1, y1
     # Projected GK CRSs list northing first in their authority order.
     tr = Transformer.from_crs(CRS.from_epsg(bbox_crs), CGCS2000, always_xy=False)

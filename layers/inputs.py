@@ -8,14 +8,14 @@ from __future__ import annotations
 __all__ = ["resolve_area", "analysis_inputs", "AnalysisInputs"]
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import geopandas as gpd
 
 from gis.errors import NotFoundError
 from gis.network import WalkNetwork, build_network
 from gis.standards import Standard, default_standards, load_standards
-from layers.store import LayerStore, store_version
+from layers.cache import VersionedCache
+from layers.store import LayerStore, layer_versions
 
 
 def _layers_by_kind(store: LayerStore) -> dict[str, str]:
@@ -47,30 +47,36 @@ class AnalysisInputs:
     standards: dict[str, Standard]
 
 
-@lru_cache(maxsize=4)
-def _network_for(path: str, mtime_ns: int, layer: str) -> WalkNetwork:
-    from layers.store import GeoPackageStore
+_NETWORKS: VersionedCache[WalkNetwork] = VersionedCache(4)
 
-    return build_network(GeoPackageStore(path).read(layer))
+
+def _network_for(store: LayerStore, layer: str) -> WalkNetwork:
+    """The walking network of a roads layer, built once per version of that layer (an edit of
+    an area or a service keeps it)."""
+    return _NETWORKS.get(layer_versions(store, [layer]), lambda: build_network(store.read(layer)))
 
 
 def analysis_inputs(store: LayerStore, standards_file=None) -> AnalysisInputs:
-    """Areas, services, the walking network (cached per store version) and the standards."""
+    """Areas, services, the walking network (each cached per layer version) and the standards."""
     from layers.features import read_layer_cached
 
-    # Cached per store file version: an API request should not re-read whole layers.
     areas = read_layer_cached(store, store.find_kind("renewal_areas"))
     services = read_layer_cached(store, store.find_kind("services"))
     network = None
-    roads = [store.find_kind("roads")] if any(i.kind == "roads" for i in store.layers()) else []
-    if roads:
-        version = store_version(store)
-        if version is not None:
-            network = _network_for(*version, roads[0])
-        else:
-            network = build_network(store.read(roads[0]))
+    if any(i.kind == "roads" for i in store.layers()):
+        network = _network_for(store, store.find_kind("roads"))
     standards = load_standards(standards_file) if standards_file else default_standards()
     return AnalysisInputs(areas, services, network, standards)
+
+
+#: The kinds of layer a suitability surface is built from (parcels only rank sites on it).
+SURFACE_KINDS = ("renewal_areas", "services", "roads", "constraints", "dem")
+
+
+def surface_inputs_key(store: LayerStore) -> tuple:
+    """The versions of the layers a surface is built from: a surface cached under this key
+    is rebuilt after a change to one of them, and kept after an edit of parcels."""
+    return layer_versions(store, sorted(_layers_by_kind(store).get(k, k) for k in SURFACE_KINDS))
 
 
 def parse_require(text: str | None) -> dict[str, float]:

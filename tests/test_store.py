@@ -39,7 +39,7 @@ def test_failed_import_leaves_the_store_byte_for_byte(store, tmp_path):
 
 def test_failure_during_the_write_leaves_the_store_unchanged(store, areas_4490, monkeypatch):
     before = sha256(store.path)
-    import layers.store as store_module
+    import layers.backends.gpkg as store_module
 
     def explode(*args, **kwargs):
         raise OSError("disk full")

@@ -4,11 +4,10 @@ AHP weights, target checks. Each handler parses, calls one library function, ans
 from __future__ import annotations
 
 import json
-import tempfile
 from typing import Annotated, Any
 
 import shapely
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,13 +16,19 @@ from api.deps import Reader, Store
 from gis.errors import InputError
 from gis.isochrones import walking_isochrones
 from gis.services import area_summary, facilities_near, nearest_services
-from gis.suitability.model import default_spec, load_spec
+from gis.suitability.model import default_spec, spec_from_dict
 from gis.suitability.weights import ahp_weights
 from gis.targets import check_targets
 from layers.features import to_geojson_features
-from layers.inputs import analysis_inputs, area_surface, parse_require, resolve_area, select_on
+from layers.inputs import (
+    analysis_inputs,
+    area_surface,
+    parse_require,
+    resolve_area,
+    select_on,
+    surface_inputs_key,
+)
 from layers.reports import site_result
-from layers.store import store_version
 
 router = APIRouter(prefix="/analysis", tags=["Analysis"])
 REPORT_FIELDS = ["category", "category_zh", "nearest_name", "straight_m", "network_m", "reachable", "second_name",
@@ -89,15 +94,15 @@ class SiteSelectionRequest(BaseModel):
 
 
 class _SurfaceCache:
-    """Surfaces per (store version, area id, spec): building one takes seconds, selecting on
-    it or rendering a tile milliseconds."""
+    """Surfaces per (versions of the layers they are built from, area id, spec): building one
+    takes seconds, selecting on it or rendering a tile milliseconds."""
 
     def __init__(self, size: int = 8):
         self.folders = FolderCache("surface-", size)
 
     def get(self, store, area, spec, max_distance):
         area_id = int(resolve_area(analysis_inputs(store).areas, area).id.iloc[0])
-        key = (store_version(store), area_id, repr(spec), max_distance)
+        key = (surface_inputs_key(store), area_id, repr(spec), max_distance)
         return self.folders.get(key, lambda folder: area_surface(store, area_id, out_dir=folder, spec=spec,
                                                                  max_distance=max_distance))
 
@@ -105,21 +110,20 @@ class _SurfaceCache:
 SURFACES = _SurfaceCache()
 
 
-def _spec(body: SiteSelectionRequest):
+def _spec(body: SiteSelectionRequest, raster_dirs: list[str]):
     if body.weights is None:
         return default_spec(max_distance_m=float(body.max_distance or 3000))
-    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False) as fh:
-        json.dump(body.weights, fh)
-    return load_spec(fh.name)
+    # Over HTTP a criterion may read a raster only from the operator's allow-listed folders.
+    return spec_from_dict(body.weights, raster_dirs=raster_dirs)
 
 
 @router.post("/site-selection", summary="Ranked resettlement sites with score breakdown (GeoJSON)")
-def site_selection(body: SiteSelectionRequest, store: Store, _: Reader):
+def site_selection(body: SiteSelectionRequest, request: Request, store: Store, _: Reader):
     require = parse_require(body.require) if isinstance(body.require, str) else (body.require or {})
     for cat, metres in require.items():
         if metres <= 0:
             raise InputError(f"require {cat}: metres must be positive")
-    spec = _spec(body)
+    spec = _spec(body, request.app.state.settings.raster_folders())
     origin, surface = SURFACES.get(store, body.for_, spec, body.max_distance)
     selection, regions = select_on(store, origin, surface, units=body.units, max_distance=body.max_distance,
                                    require=require, top=body.top, land_status=body.land_status)

@@ -1,4 +1,8 @@
-"""Writes: create/replace/delete features and file imports (bearer token with the edit role)."""
+"""Writes: create/replace/delete features and file imports (bearer token with the edit role).
+
+The caller and the body size are checked before the body is read (``api.guard``); parsing,
+validation and the write run in the thread pool, so readers are served meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -7,67 +11,93 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Header, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import BaseURL, Editor, Store
-from api.errors import TooLargeError
 from gis.errors import InputError
 from layers.edits import add_features, delete_feature, geojson_to_frame, replace_feature
 from layers.imports import import_file
 
 router = APIRouter(tags=["Edits"])
 
+_FEATURE_BODY = {"required": True, "content": {"application/geo+json": {"schema": {
+    "type": "object", "required": ["type"],
+    "properties": {"type": {"type": "string", "enum": ["Feature", "FeatureCollection"]},
+                   "geometry": {"type": "object", "properties": {
+                       "type": {"type": "string", "enum": ["Point", "MultiPoint", "LineString", "MultiLineString",
+                                                           "Polygon", "MultiPolygon"]},
+                       "coordinates": {"type": "array"}}},
+                   "properties": {"type": "object"},
+                   "features": {"type": "array", "items": {"type": "object"}}}}}}}
 
-async def _json_body(request: Request) -> dict:
-    limit = request.app.state.settings.upload_limit_mb * 1024 * 1024
-    body = await request.body()
-    if len(body) > limit:
-        raise TooLargeError(f"the request is {len(body) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB")
+
+def parse_json(body: bytes) -> dict:
+    """A JSON body; InputError saying what is wrong with it."""
     try:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as ex:
         raise InputError(f"the body is not valid JSON: {ex}") from ex
+    except RecursionError:
+        raise InputError("the JSON body nests too deep; a GeoJSON Feature nests a few levels") from None
 
 
-@router.post("/collections/{collection_id}/items", status_code=201, summary="Add features (GeoJSON, CRS84)")
+def _frame(body: bytes):
+    return geojson_to_frame(parse_json(body))
+
+
+@router.post("/collections/{collection_id}/items", status_code=201, summary="Add features (GeoJSON, CRS84)",
+             openapi_extra={"requestBody": _FEATURE_BODY})
 async def create_items(collection_id: str, request: Request, store: Store, who: Editor, base: BaseURL):
-    frame = geojson_to_frame(await _json_body(request))
-    ids = add_features(store, collection_id, frame, who)
+    body = await request.body()
+    ids = await run_in_threadpool(lambda: add_features(store, collection_id, _frame(body), who))
     location = f"{base}/collections/{collection_id}/items/{ids[0]}" if ids else None
     return JSONResponse({"created": ids}, status_code=201, headers={"Location": location} if location else None)
 
 
-@router.put("/collections/{collection_id}/items/{feature_id}", status_code=204, summary="Replace a feature")
-async def put_item(collection_id: str, feature_id: int, request: Request, store: Store, who: Editor):
-    replace_feature(store, collection_id, feature_id, geojson_to_frame(await _json_body(request)), who)
-    return Response(status_code=204)
+@router.put("/collections/{collection_id}/items/{feature_id}", status_code=204, summary="Replace a feature",
+            openapi_extra={"requestBody": _FEATURE_BODY})
+async def put_item(collection_id: str, feature_id: int, request: Request, store: Store, who: Editor,
+                   if_match: Annotated[str | None, Header(description="the ETag read with the feature")] = None):
+    body = await request.body()
+    etag = await run_in_threadpool(lambda: replace_feature(store, collection_id, feature_id, _frame(body), who,
+                                                           if_match=if_match))
+    return Response(status_code=204, headers={"ETag": f'"{etag}"'})
 
 
 @router.delete("/collections/{collection_id}/items/{feature_id}", status_code=204, summary="Delete a feature")
-def remove_item(collection_id: str, feature_id: int, store: Store, who: Editor):
-    delete_feature(store, collection_id, feature_id, who)
+def remove_item(collection_id: str, feature_id: int, store: Store, who: Editor,
+                if_match: Annotated[str | None, Header(description="the ETag read with the feature")] = None):
+    delete_feature(store, collection_id, feature_id, who, if_match=if_match)
     return Response(status_code=204)
 
 
+def upload_name(filename: str | None) -> str:
+    """The base name of an uploaded file; InputError for names that are no file's."""
+    name = Path((filename or "").replace("\\", "/")).name
+    if name in ("", ".", "..") or name.startswith(".") or "\x00" in name:
+        raise InputError(f"the upload's file name {filename!r} is not a file name; send the file with its "
+                         "own name and extension (e.g. 棚改片区.geojson, areas.zip)")
+    return name
+
+
 @router.post("/imports", status_code=201, summary="Import a file as a layer (validated whole, atomic)")
-async def import_upload(request: Request, store: Store, who: Editor, file: UploadFile,
+async def import_upload(store: Store, who: Editor, file: UploadFile,
                         layer: Annotated[str, Form()], kind: Annotated[str | None, Form()] = None,
                         crs: Annotated[str | None, Form()] = None, encoding: Annotated[str | None, Form()] = None,
                         mode: Annotated[str, Form()] = "replace"):
-    limit = request.app.state.settings.upload_limit_mb * 1024 * 1024
-    name = Path(file.filename or "upload").name
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        size = 0
-        with open(path, "wb") as out:
-            while chunk := await file.read(1 << 20):
-                size += len(chunk)
-                if size > limit:
-                    raise TooLargeError(f"{name} is larger than the upload limit of {limit / 1e6:.0f} MB")
-                out.write(chunk)
-        info, validated = import_file(store, path, layer=layer, kind=kind, crs=crs, encoding=encoding, mode=mode,
-                                      who=who)
+    name = upload_name(file.filename)
+
+    def run():
+        with tempfile.TemporaryDirectory(prefix="import-") as tmp:
+            path = Path(tmp) / name
+            with open(path, "wb") as out:
+                while chunk := file.file.read(1 << 20):
+                    out.write(chunk)
+            return import_file(store, path, layer=layer, kind=kind, crs=crs, encoding=encoding, mode=mode, who=who)
+
+    info, validated = await run_in_threadpool(run)
     return JSONResponse({"layer": info.to_dict(), "imported": len(validated.frame),
                          "repaired": [str(p) for p in validated.repaired],
                          "notices": [str(p) for p in validated.notices]}, status_code=201)

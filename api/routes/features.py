@@ -129,4 +129,6 @@ def item(collection_id: str, feature_id: int, store: Store, base: BaseURL, _: Re
     feature = to_geojson_features(page, out_crs, None, base, collection_id)[0]
     feature["links"] += [{"href": f"{base}/collections/{collection_id}", "rel": "collection",
                           "type": "application/json"}]
-    return JSONResponse(feature, media_type=GEOJSON, headers={"Content-Crs": f"<{crs_uri(out_crs)}>"})
+    etag = store.feature_etag(collection_id, feature_id)  # for If-Match on PUT/DELETE
+    return JSONResponse(feature, media_type=GEOJSON,
+                        headers={"Content-Crs": f"<{crs_uri(out_crs)}>", "ETag": f'"{etag}"'})

@@ -11,7 +11,7 @@ from api.deps import BaseURL, Reader, Store
 from api.routes.analysis import SURFACES
 from gis.errors import NotFoundError
 from gis.suitability.model import default_spec
-from layers.store import store_version
+from layers.store import layer_versions
 from maps.tiles import RasterSource, render_tile, tilejson, web_mercator_copy
 
 router = APIRouter(prefix="/rasters", tags=["Rasters"])
@@ -25,10 +25,10 @@ def raster_source(store, raster_id: str) -> RasterSource:
     info = store.info(raster_id)
     if info.geometry_type != "raster":
         raise NotFoundError(f"{raster_id!r} is not a raster; rasters: dem, suitability-<area id or name>")
-    return _STORED.get((store_version(store), raster_id), lambda folder: _stored_source(store, raster_id, folder))
+    return _STORED.get(layer_versions(store, [raster_id]), lambda folder: _stored_source(store, raster_id, folder))
 
 
-# Stored rasters (the DEM) are tiled from a Web-Mercator copy made once per store version:
+# Stored rasters (the DEM) are tiled from a Web-Mercator copy made once per layer version:
 # warping the GeoPackage raster per tile took 110–170 ms a tile.
 _STORED = FolderCache("raster-", size=4)
 

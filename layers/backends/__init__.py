@@ -1,0 +1,1 @@
+"""Store backends: ``base.LayerStore`` is the interface, one module per backend."""

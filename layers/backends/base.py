@@ -1,0 +1,114 @@
+"""The interface every layer store provides, whatever holds the data.
+
+Analyses, maps and the API see only this: layers with metadata and a version that every
+change to the layer replaces (the key of whatever is cached per layer), whole-layer
+writes that are all or nothing, feature edits by id in one transaction, rasters and an
+audit trail.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LayerInfo", "LayerStore", "EDIT_VERBS"]
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+
+import geopandas as gpd
+import pandas as pd
+
+from gis.errors import NotFoundError
+from layers.validate import ValidatedLayer
+
+#: The verbs of feature edits, as the audit names them.
+EDIT_VERBS = ("create", "replace", "delete")
+
+
+@dataclass
+class LayerInfo:
+    """Metadata of one stored layer."""
+
+    name: str
+    kind: str
+    geometry_type: str | None
+    feature_count: int
+    source: str
+    imported_at: str
+    original_crs: str | None
+    encoding: str | None
+    synthetic: bool
+    notes: str = ""
+    version: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def is_vector(self) -> bool:
+        return self.geometry_type in ("polygon", "point", "line")
+
+
+class LayerStore(ABC):
+    """What analysis, maps and the API need from a store of layers."""
+
+    #: Identifies the store in cache keys (a resolved path, a database URL without password).
+    uri: str = ""
+
+    @abstractmethod
+    def layers(self) -> list[LayerInfo]: ...
+
+    @abstractmethod
+    def info(self, name: str) -> LayerInfo: ...
+
+    @abstractmethod
+    def read(self, name: str, *, bbox=None, columns=None) -> gpd.GeoDataFrame | pd.DataFrame: ...
+
+    @abstractmethod
+    def write(self, name: str, layer: ValidatedLayer, *, mode: str = "replace", source: str = "",
+              encoding: str | None = None, synthetic: bool = False, who: str = "cli") -> LayerInfo: ...
+
+    @abstractmethod
+    def write_many(self, items: list[tuple[str, ValidatedLayer, dict]], *, who: str = "cli") -> None: ...
+
+    @abstractmethod
+    def delete(self, name: str, *, who: str = "cli") -> None: ...
+
+    @abstractmethod
+    def insert_features(self, name: str, layer: ValidatedLayer, *, who: str) -> list[int]:
+        """Add validated features to a vector layer in one transaction; their new ids."""
+
+    @abstractmethod
+    def update_feature(self, name: str, fid: int, layer: ValidatedLayer, *, who: str,
+                       if_match: str | None = None) -> str:
+        """Replace feature ``fid`` (one validated feature) in one transaction; its new ETag.
+        ``if_match``: refuse (PreconditionError) unless the feature's ETag is this one."""
+
+    @abstractmethod
+    def delete_features(self, name: str, fids: list[int], *, who: str, if_match: str | None = None) -> None:
+        """Delete features by id in one transaction (all of them exist, or nothing changes)."""
+
+    @abstractmethod
+    def feature_etag(self, name: str, fid: int) -> str:
+        """A tag that changes whenever feature ``fid`` changes (HTTP ETag / If-Match)."""
+
+    @abstractmethod
+    def read_raster(self, name: str): ...
+
+    @abstractmethod
+    def audit_log(self, limit: int = 100) -> list[dict]: ...
+
+    def version(self, name: str) -> str:
+        """The layer's version: replaced by every change to that layer, and only to it."""
+        return self.info(name).version
+
+    def has(self, name: str) -> bool:
+        return any(i.name == name for i in self.layers())
+
+    def find_kind(self, kind: str) -> str:
+        """The layer analyses use for ``kind``: the one named after the kind (``services``),
+        else the first of that kind by name; a NotFoundError when there is none."""
+        names = [i.name for i in self.layers() if i.kind == kind]
+        if kind in names:
+            return kind
+        if names:
+            return names[0]
+        raise NotFoundError(f"the store has no {kind} layer; import one with `renewal import FILE --layer {kind}`")
