@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from gis.errors import InputError
 from gis.targets import check_targets
 from layers.imports import import_file
 from layers.landuse_txt import write_landuse_txt
@@ -133,6 +134,9 @@ def register_serve(sub) -> None:
     p = sub.add_parser("serve", help="serve the store over HTTP (OGC API – Features, analyses, maps)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: the number of cores); each keeps its own caches, "
+                        "keyed by layer version, and writes go through the store's lock")
     p.set_defaults(handler=cmd_serve)
 
 
@@ -141,13 +145,16 @@ def cmd_serve(store, args) -> int:
 
     import uvicorn
 
+    workers = args.workers or os.cpu_count() or 1
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    # Worker processes build their app from the environment (uvicorn's factory).
     os.environ["RENEWAL_STORE"] = str(store.path)
-    from api.app import create_app
-    from api.settings import Settings
-
-    app = create_app(Settings(store=str(store.path)))
+    if store.path.exists():
+        store.recover()  # what a killed write left: before any worker reads
     base = f"http://{args.host}:{args.port}"
-    print(f"serving {store.path} at {base}/  (maps: {base}/maps/overview, API: {base}/api, docs: {base}/docs)",
-          flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    print(f"serving {store.path} at {base}/ with {workers} worker(s)  (maps: {base}/maps/overview, "
+          f"API: {base}/api, docs: {base}/docs)", flush=True)
+    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=workers,
+                log_level="warning")
     return 0

@@ -43,13 +43,14 @@ def areas_4490():
 
 
 @contextlib.contextmanager
-def serve(store_path):
-    """`renewal serve` on a free loopback port; yields its base URL."""
+def serve(store_path, workers: int | None = None):
+    """`renewal serve` on a free loopback port (``workers`` processes, default one per core);
+    yields its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "renewal_cli.main", "--store", str(store_path), "serve",
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--port", str(port), *(["--workers", str(workers)] if workers else [])], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     try:
         while True:
