@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 
-from gis.errors import NotFoundError
+from gis.errors import InputError, NotFoundError
 from gis.network import WalkNetwork, build_network
 from gis.standards import Standard, default_standards, load_standards
 from layers.cache import VersionedCache
@@ -81,7 +81,6 @@ def surface_inputs_key(store: LayerStore) -> tuple:
 
 def parse_require(text: str | None) -> dict[str, float]:
     """``kindergarten:300,primary_school:500`` → {category: metres}."""
-    from gis.errors import InputError
 
     out: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in (text or "").split(","))):
@@ -107,12 +106,13 @@ def units_for(area_row, units: int | None) -> int | None:
 
 
 def area_surface(store: LayerStore, area_key, *, out_dir, spec=None, max_distance=None, progress=None,
-                 tile: int = 512):
+                 tile: int = 512, max_cells: int | None = None):
     """The origin area and its suitability surface (rasters written under ``out_dir``).
 
     ``progress``: called with the number of cells the build will step through (2 × the
     grid's) and returning a tqdm-like object, e.g. ``lambda total: tqdm(total=total)``.
-    ``tile``: window size of the build (cells a side)."""
+    ``tile``: window size of the build (cells a side). ``max_cells``: refuse a grid larger than
+    this (a server's bound on what one request may cost)."""
     from dataclasses import replace
 
     from gis.crs import metric_crs
@@ -131,9 +131,13 @@ def area_surface(store: LayerStore, area_key, *, out_dir, spec=None, max_distanc
         if dem is None and any(c.source == "slope" for c in spec.criteria):
             spec = replace(spec, criteria=tuple(c for c in spec.criteria if c.source != "slope"))
         bar = None
+        crs = inputs.network.crs if inputs.network is not None else None
+        grid = surface_grid(origin, spec, crs or metric_crs(origin))
+        if max_cells is not None and grid.width * grid.height > max_cells:
+            raise InputError(f"the suitability grid would have {grid.width * grid.height:,} cells "
+                             f"({spec.resolution:g} m cells, {spec.max_distance_m:g} m around the area); this "
+                             f"server allows {max_cells:,}: use coarser cells or a shorter max_distance_m")
         if progress is not None:
-            crs = inputs.network.crs if inputs.network is not None else None
-            grid = surface_grid(origin, spec, crs or metric_crs(origin))
             bar = progress(2 * grid.width * grid.height)
         try:
             surface = build_surface(origin, out_dir, services=inputs.services, roads=roads, network=inputs.network,
@@ -150,7 +154,6 @@ def area_surface(store: LayerStore, area_key, *, out_dir, spec=None, max_distanc
 def select_on(store: LayerStore, origin, surface, *, units=None, max_distance=None, require=None, top=5,
               land_status=None):
     """Sites for ``origin`` on a built surface: ranked parcels, or grown regions without parcels."""
-    from gis.errors import InputError
     from gis.suitability.regions import grow_regions
     from gis.suitability.sites import SiteRules, score_parcels, select_sites
 

@@ -40,9 +40,19 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except FileExistsError as ex:
-        print(f"error: {ex} exists", file=sys.stderr)
+        print(f"error: {ex.filename or ex} exists; remove it or choose another name", file=sys.stderr)
         return 2
-
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as ex:
+        print(f"error: {ex.strerror or ex}: {ex.filename}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the store is as it was before the interrupted write", file=sys.stderr)
+        return 130
+    except Exception as ex:  # a bug, not bad input: say so briefly, the traceback with -v
+        logging.getLogger("renewal").debug("unexpected error", exc_info=ex)
+        print(f"error: internal error ({type(ex).__name__}: {ex}); rerun with -v for the details and "
+              "report it", file=sys.stderr)
+        return 1
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -197,3 +197,37 @@ def test_web_mercator_copy_serves_the_same_tiles_without_warping(tmp_path):
             if both.any():  # the ramp climbs 0.0008 a cell
                 assert np.abs(a.array.data[0][both] - b.array.data[0][both]).max() < 0.01
             assert (a.array.mask[0] != b.array.mask[0]).mean() < 0.02  # NoData and edges agree but for a rim
+
+
+def test_maps_work_when_reads_are_closed(browser, sample_store, monkeypatch):
+    """With reads closed, a browser is sent to the sign-in page; after signing in, the page,
+    its data and its tiles carry the token in an HttpOnly cookie (never in a URL)."""
+    monkeypatch.setenv("RENEWAL_READ_TOKENS", "bob:r3ad")
+    with serve(sample_store.path, workers=1) as url:
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        urls, refused = [], []
+        page.on("request", lambda r: urls.append(r.url))
+        page.on("response", lambda r: refused.append(r.url) if r.status in (401, 403) else None)
+        page.goto(url + "/maps/overview")
+        assert "/login" in page.url
+        page.get_by_label("访问令牌 (access token)").fill("r3ad")
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_url("**/maps/overview")
+        page.wait_for_function("document.body.getAttribute('data-loaded-renewal_areas') !== null", timeout=30000)
+        assert page.url.endswith("/maps/overview")
+        assert json.loads(page.evaluate("JSON.stringify(RENEWAL_STATE.loaded)"))["renewal_areas"] >= 30
+        assert refused == [] and not [u for u in urls if "r3ad" in u]
+        cookie = [c for c in page.context.cookies() if c["name"] == "renewal_token"][0]
+        assert cookie["httpOnly"]
+        page.context.clear_cookies()
+        assert urlopen_status(url + "/collections") == 401
+        page.close()
+
+
+def urlopen_status(url: str) -> int:
+    from urllib.error import HTTPError
+
+    try:
+        return urlopen(url).status
+    except HTTPError as ex:
+        return ex.code

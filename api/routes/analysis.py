@@ -93,6 +93,10 @@ class SiteSelectionRequest(BaseModel):
     sensitivity: bool = False
 
 
+#: The largest suitability grid one request may build (西大井 ± 10 km at 10 m is 4.3 M cells).
+MAX_CELLS = 20_000_000
+
+
 class _SurfaceCache:
     """Surfaces per (versions of the layers they are built from, area id, spec): building one
     takes seconds, selecting on it or rendering a tile milliseconds."""
@@ -104,7 +108,7 @@ class _SurfaceCache:
         area_id = int(resolve_area(analysis_inputs(store).areas, area).id.iloc[0])
         key = (surface_inputs_key(store), area_id, repr(spec), max_distance)
         return self.folders.get(key, lambda folder: area_surface(store, area_id, out_dir=folder, spec=spec,
-                                                                 max_distance=max_distance))
+                                                                 max_distance=max_distance, max_cells=MAX_CELLS))
 
 
 SURFACES = _SurfaceCache()

@@ -35,7 +35,9 @@ def login_page(next: str | None = None, error: str | None = None) -> str:
 @router.post("/login", summary="Sign in with a reader or editor token (sets an HttpOnly cookie)")
 def login(request: Request, token: Annotated[str, Form()], next: Annotated[str | None, Form()] = None):
     settings = request.app.state.settings
-    check_reader(settings, token)  # 401/403 with the reason when the token does not read
     response = RedirectResponse(_safe_next(next), status_code=303)
+    if not settings.tokens("read"):
+        return response  # reads are open: nothing to sign in to
+    check_reader(settings, token)  # 401/403 with the reason when the token does not read
     response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response
