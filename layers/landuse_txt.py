@@ -22,24 +22,32 @@ X is the northing and Y the easting with the zone number prefixed (CGCS2000 3-de
 Gauss–Krüger, EPSG:4513–4533), both to 3 decimals. Points are numbered from the north-west
 corner clockwise, each ring is closed by repeating its first point (counted in 界址点数), and
 holes (and further parts) are further ring numbers (圈号).
+
+The header is Chinese, so the file needs an encoding that holds Chinese (GBK, the usual,
+GB18030 or UTF-8); every name and use is checked to fit before the file is written, and the
+file is written to a temporary name and moved into place.
 """
 
 from __future__ import annotations
 
 __all__ = ["write_landuse_txt", "read_landuse_txt", "HEADER_KEYS"]
 
+import os
 import re
+import tempfile
 from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import CRS
 
 from gis.crs import CGCS2000, gk_epsg, gk_zone_of_epsg
 from gis.errors import InputError, Problem, ValidationError
 from gis.units import M2_PER_HECTARE
+from layers.writers import check_encodable, lookup_encoding
 
 HEADER_KEYS = ["格式版本号", "数据产生单位", "数据产生日期", "坐标系", "几度分带", "投影类型", "计量单位", "带号", "精度",
                "转换参数"]
@@ -63,7 +71,16 @@ def _rings_nw_clockwise(poly: shapely.Polygon) -> list[np.ndarray]:
 def write_landuse_txt(frame: gpd.GeoDataFrame, path, *, unit: str = "renewal-gis", produced: date | None = None,
                       encoding: str = "GBK", name_field: str = "name", code_field: str | None = None,
                       use_field: str | None = "current_use", landclass_field: str | None = None) -> Path:
-    """Write polygons (any CRS) as a 报部格式 boundary file in their 3-degree GK zone."""
+    """Write polygons (any CRS) as a 报部格式 boundary file in their 3-degree GK zone.
+
+    Raises
+    ------
+    InputError
+        For an unknown encoding, one that cannot hold the Chinese header (``ascii``) or a
+        name, code or use (each named by feature and field; no file is created then), or
+        input that is not polygons.
+    """
+    lookup_encoding(encoding)
     if not isinstance(frame, gpd.GeoDataFrame) or len(frame) == 0:
         raise InputError("the boundary file needs at least one polygon")
     if not shapely.get_type_id(frame.geometry.values).tolist() or \
@@ -77,6 +94,7 @@ def write_landuse_txt(frame: gpd.GeoDataFrame, path, *, unit: str = "renewal-gis
     lines = ["[属性描述]", "格式版本号=1.01版本", f"数据产生单位={unit}",
              f"数据产生日期={(produced or date.today()).isoformat()}", "坐标系=2000国家大地坐标系", "几度分带=3",
              "投影类型=高斯克吕格", "计量单位=米", f"带号={zone}", "精度=0.001", "转换参数=0,0,0,0,0,0,0", "[地块坐标]"]
+    _check_text(frame, lines, encoding, name_field, code_field, use_field, landclass_field)
     for i, row in enumerate(gk.itertuples(index=False)):
         geom = row.geometry
         parts = list(geom.geoms) if geom.geom_type == "MultiPolygon" else [geom]
@@ -97,9 +115,31 @@ def write_landuse_txt(frame: gpd.GeoDataFrame, path, *, unit: str = "renewal-gis
                   _clean(get(landclass_field) or "") if landclass_field else "", "@"]
         lines.append(",".join(fields))
         lines.extend(points)
+    data = ("\r\n".join(lines) + "\r\n").encode(encoding, errors="strict")  # checked above
     path = Path(path)
-    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding, errors="strict"))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    os.remove(tmp)  # reopened below with the usual permissions, as layers.writers does
+    try:
+        Path(tmp).write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return path
+
+
+def _check_text(frame, header: list[str], encoding: str, *fields) -> None:
+    try:
+        "\r\n".join(header).encode(encoding)
+    except UnicodeEncodeError as ex:
+        raise InputError(f"the 报部格式 header is Chinese text ({ex.object[ex.start:ex.end]!r}) that {encoding} cannot "
+                         "hold; use GBK (the usual), GB18030 or UTF-8") from None
+    # The values as written: commas become full-width, newlines spaces.
+    cleaned = pd.DataFrame({f: frame[f].map(_clean, na_action="ignore") for f in fields
+                            if f and f in frame.columns}, index=frame.index)
+    ids = frame["id"].to_numpy() if "id" in frame.columns else None
+    check_encodable(cleaned, encoding, ids=ids)
 
 
 def _clean(value) -> str:

@@ -3,6 +3,9 @@
 Shapefiles from Chinese offices are often GBK without a ``.cpg``: a ``.cpg`` is honoured;
 otherwise UTF-8 is tried and GB18030 (a superset of GBK) used when UTF-8 cannot decode.
 An explicit ``encoding`` always wins.
+
+Error messages name the file by its base name only: they reach HTTP clients, and an upload's
+temporary folder is nobody's business (GDAL's own messages are scrubbed of it too).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 __all__ = ["RawLayer", "read_layer_file", "LON_COLUMNS", "LAT_COLUMNS"]
 
 import logging
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from gis.errors import InputError, Problem, ValidationError
@@ -56,13 +61,20 @@ def read_layer_file(path, *, layer: str | None = None, encoding: str | None = No
     Raises
     ------
     InputError
-        When the file does not exist, is empty, or cannot be read as the format its suffix says.
+        When the path is not a file (a folder, ``.`` or ``..``), does not exist, or cannot be
+        read as the format its suffix says.
+    ValidationError
+        When the file is empty, or some of its geometries cannot be read (every one is listed
+        with its row).
     """
     path = Path(path)
+    display = path.name or str(path)  # "." has no name
     if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path} is a folder; pass the .shp, .gpkg, .geojson, .zip or .csv file")
+        raise InputError(f"{display}: no such file")
+    if not path.is_file():
+        what = "a folder" if path.is_dir() else "a device, pipe or socket"
+        raise InputError(f"{display} is not a file ({what}); pass the .shp, .gpkg, .geojson, .zip, .csv or "
+                         ".txt file itself")
     if path.stat().st_size == 0:
         raise ValidationError(f"{path.name} is empty (0 bytes); nothing to import")
     suffix = path.suffix.lower()
@@ -79,12 +91,12 @@ def read_layer_file(path, *, layer: str | None = None, encoding: str | None = No
         return RawLayer(read_landuse_txt(path, encoding=encoding), encoding or "detected", "landuse_txt")
     if suffix == ".zip":
         source, cpg, dbf = _zipped_shapefile(path)
-        return _read_ogr(source, path.name, layer, encoding or cpg, dbf_known=cpg is not None or dbf)
+        return _read_ogr(source, path, layer, encoding or cpg, dbf_known=cpg is not None or dbf)
     if suffix == ".shp":
         cpg_path = path.with_suffix(".cpg")
         has_cpg = cpg_path.exists() and cpg_path.read_text(errors="replace").strip() != ""
-        return _read_ogr(str(path), path.name, layer, encoding, dbf_known=has_cpg)
-    return _read_ogr(str(path), path.name, layer, encoding or "UTF-8", dbf_known=True)
+        return _read_ogr(str(path), path, layer, encoding, dbf_known=has_cpg)
+    return _read_ogr(str(path), path, layer, encoding or "UTF-8", dbf_known=True)
 
 
 def _zipped_shapefile(path: Path) -> tuple[str, str | None, bool]:
@@ -102,19 +114,55 @@ def _zipped_shapefile(path: Path) -> tuple[str, str | None, bool]:
     return f"/vsizip/{path}/{shps[0]}", cpg_text or None, False
 
 
-def _read_ogr(source: str, display: str, layer, encoding, *, dbf_known: bool) -> RawLayer:
+def _scrub(text: str, source: str, path: Path) -> str:
+    """GDAL's message with the file's folder left out (it may be a server's temp folder)."""
+    text = text.replace(source, path.name)
+    for folder in {str(path.parent), str(path.parent.resolve())}:
+        if folder not in ("", ".", os.sep):
+            text = text.replace(folder + os.sep, "")
+    return text
+
+
+def _read_geometry_checked(source: str, path: Path, encoding, kwargs) -> gpd.GeoDataFrame:
+    try:
+        with np.errstate(invalid="ignore"):  # NaN coordinates are reported by validation, row by row
+            return pyogrio.read_dataframe(source, encoding=encoding, **kwargs)
+    except shapely.errors.GEOSException as ex:
+        # GEOS refuses the whole file for one ring of 3 points; find and name every such row.
+        _, _, wkb, _ = pyogrio.raw.read(source, encoding=encoding, columns=[], **kwargs)
+        parsed = shapely.from_wkb(wkb, on_invalid="ignore")
+        bad = np.flatnonzero(shapely.is_missing(parsed) & np.array([w is not None for w in wkb], bool))
+        problems = []
+        for i in bad[:50]:
+            try:
+                shapely.from_wkb(wkb[i])
+                reason = "unreadable"
+            except shapely.errors.GEOSException as row_ex:
+                reason = str(row_ex).strip().removeprefix("IllegalArgumentException: ")
+            problems.append(Problem(int(i) + 1, "geometry", f"cannot be read ({reason}): a polygon ring needs at "
+                                    "least 4 points and must end where it starts; a line needs at least 2 points"))
+        if len(bad) > 50:
+            problems.append(Problem(None, "geometry", f"{len(bad) - 50} more geometries that cannot be read"))
+        if not problems:
+            raise InputError(f"{path.name}: a geometry cannot be read ({_scrub(str(ex), source, path)})") from ex
+        raise ValidationError(f"{path.name}: {len(bad)} geometr{'y' if len(bad) == 1 else 'ies'} cannot be read; "
+                              "nothing was written. Fix these and import again:", problems) from ex
+
+
+def _read_ogr(source: str, path: Path, layer, encoding, *, dbf_known: bool) -> RawLayer:
+    display = path.name
     kwargs = {"layer": layer} if layer else {}
     try:
         if encoding or dbf_known:
-            frame = pyogrio.read_dataframe(source, encoding=encoding, **kwargs)
+            frame = _read_geometry_checked(source, path, encoding, kwargs)
             used = encoding or "cpg"
         else:
             try:
-                frame = pyogrio.read_dataframe(source, encoding="UTF-8", **kwargs)
+                frame = _read_geometry_checked(source, path, "UTF-8", kwargs)
                 used = "UTF-8"
             except UnicodeDecodeError:
                 log.info("%s is not UTF-8 and has no .cpg; reading it as %s", display, _FALLBACK_ENCODING)
-                frame = pyogrio.read_dataframe(source, encoding=_FALLBACK_ENCODING, **kwargs)
+                frame = _read_geometry_checked(source, path, _FALLBACK_ENCODING, kwargs)
                 used = _FALLBACK_ENCODING
     except UnicodeDecodeError as ex:
         raise InputError(
@@ -123,7 +171,7 @@ def _read_ogr(source: str, display: str, layer, encoding, *, dbf_known: bool) ->
     except LookupError as ex:
         raise InputError(f"unknown encoding {encoding!r}; use e.g. UTF-8, GBK or GB18030") from ex
     except (DataSourceError, DataLayerError) as ex:
-        raise InputError(f"{display} cannot be read as a vector file: {ex}") from ex
+        raise InputError(f"{display} cannot be read as a vector file: {_scrub(str(ex), source, path)}") from ex
     if len(frame) == 0:
         raise ValidationError(f"{display} holds no features; nothing to import")
     return RawLayer(frame, used, "OGR")

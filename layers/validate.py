@@ -3,6 +3,20 @@
 Every problem is collected with its row (1-based, as in the file) and field, so a planner
 can fix the file in one pass. Repairs that lose nothing (``make_valid`` on a
 self-intersecting ring, Chinese labels of vocabulary values) are applied and reported.
+
+What is refused, each as a row-and-field problem rather than an exception:
+
+- coordinates that are NaN or ±Infinity (JSON parsers accept ``NaN``/``Infinity``), checked
+  on the coordinates as given, before any conversion or degree-range check;
+- geometries GEOS calls invalid and ``make_valid`` cannot turn into the layer's geometry
+  type (a ring of fewer than 4 points, a line of one repeated point);
+- numbers outside the field's range (:data:`_RANGES`), infinite, or beyond what an
+  integer column holds (±2**53 where a field has no range of its own);
+- property values that are nested objects or lists. They are **refused, not stored as JSON
+  text**: the store, Shapefile/CSV exports and the offices' spreadsheets all hold flat
+  values, and a silent ``str(dict)`` would come back as text nobody asked for;
+- text that cannot be encoded as UTF-8 (a lone surrogate such as U+D800, which
+  ``json.loads`` accepts from ``"\\ud800"``), in values or in column names.
 """
 
 from __future__ import annotations
@@ -34,6 +48,15 @@ _FALSE = {"false", "0", "no", "n", "f", "否", "假", ""}
 _RANGES = {"households": (0, 1e6), "units": (0, 1e6), "floor_area_m2": (0, 1e9), "investment": (0, 1e9),
            "built_year": (1800, 2100), "plan_year": (1949, 2100), "capacity": (0, 1e6),
            "max_far": (0.01, 30), "buffer_m": (0, 100000)}
+# Fields without a range of their own: integers up to what float64 holds exactly (and far
+# inside int64), floats anything finite.
+_DEFAULT_RANGES = {"int": (-(2.0**53), 2.0**53), "float": (-np.inf, np.inf)}
+_NESTED = (dict, list, tuple, set, np.ndarray)
+_NESTED_MESSAGE = "nested objects and lists are not stored; send a string, number or boolean"
+# infer_dtype results that cannot hold a dict, a list or a str: nothing to look at per value.
+_SCALAR_KINDS = {"empty", "integer", "floating", "mixed-integer-float", "decimal", "boolean", "datetime",
+                 "datetime64", "date", "timedelta", "timedelta64", "time", "period", "complex"}
+_MAX_LISTED = 50
 
 
 @dataclass
@@ -90,10 +113,15 @@ def validate_layer(frame, kind: str, *, crs=None) -> ValidatedLayer:
             raise ValidationError(f"{kind} needs geometries ({_GEOM_NAMES[schema.geometry]}); the input has none")
         spec = _source_crs(frame, crs)
         source_crs = spec.name
-        geoms = spec.to_cgcs2000(frame.geometry.values)
-        geoms = _check_geometries(geoms, schema, problems, repaired, spec)
+        geoms = _check_geometries(frame.geometry.values, schema, problems, repaired, spec)
         frame = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=geoms, crs=CGCS2000)
-    _check_fields(frame, schema, problems)
+    problems += _check_column_names(frame)
+    cell_problems = _check_cells(frame)
+    field_problems: list[Problem] = []
+    _check_fields(frame, schema, field_problems)
+    # A cell refused above was emptied; do not also call it empty or not a number.
+    refused = {(p.row, p.field) for p in cell_problems}
+    problems += cell_problems + [p for p in field_problems if (p.row, p.field) not in refused]
     if problems:
         raise ValidationError(
             f"{kind}: {len(problems)} problem(s) found; nothing was written. Fix these and import again:",
@@ -139,21 +167,64 @@ def _rows(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask) + 1
 
 
-def _check_geometries(geoms, schema, problems, repaired, spec) -> np.ndarray:
-    geoms = np.asarray(geoms, dtype=object)
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+def _nonfinite_rows(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows with a NaN or ±Infinity x or y, and one such coordinate pair for each row.
+
+    One ``get_coordinates`` pass over all rows; the per-row work is only for bad rows.
+    """
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    finite = np.isfinite(coords).all(axis=1)
+    rows = np.zeros(len(geoms), bool)
+    if finite.all():
+        return rows, np.empty(0, np.intp), np.empty((0, 2))
+    bad = np.flatnonzero(~finite)
+    first_rows, first = np.unique(index[bad], return_index=True)
+    rows[first_rows] = True
+    return rows, first_rows, coords[bad[first]]
+
+
+def _xy(c: np.ndarray) -> str:
+    return f"x={float(c[0])!r}, y={float(c[1])!r}"
+
+
+def _check_geometries(source, schema, problems, repaired, spec) -> np.ndarray:
+    source = np.asarray(source, dtype=object)
+    missing = shapely.is_missing(source) | shapely.is_empty(source)
     problems += [Problem(int(r), "geometry", "empty or missing geometry") for r in _rows(missing)]
-    type_ids = shapely.get_type_id(geoms)
+    type_ids = shapely.get_type_id(source)
+    # NaN/Infinity first: they are neither "outside China" nor "not degrees", and the datum
+    # shifts would only spread them.
+    nonfinite, bad_rows, bad_xy = _nonfinite_rows(source)
+    for i, c in zip(bad_rows[:_MAX_LISTED], bad_xy[:_MAX_LISTED], strict=False):
+        problems.append(Problem(int(i) + 1, "geometry", f"coordinate {_xy(c)} is not a finite number (NaN or "
+                                "Infinity); every vertex needs numeric x and y"))
+    if len(bad_rows) > _MAX_LISTED:
+        problems.append(Problem(None, "geometry", f"{len(bad_rows) - _MAX_LISTED} more features with coordinates "
+                                "that are not finite numbers"))
+    to_convert = source
+    if nonfinite.any():
+        to_convert = source.copy()
+        to_convert[nonfinite] = None
+    geoms = np.array(spec.to_cgcs2000(to_convert), dtype=object)
+    lost = np.zeros(len(geoms), bool)
+    if spec.offset or spec.crs.to_epsg() != CGCS2000:
+        # Finite input that the transformation could not map (outside the CRS's domain).
+        lost, lost_rows, _ = _nonfinite_rows(geoms)
+        for i in lost_rows[:_MAX_LISTED]:
+            b = shapely.bounds(source[i])
+            problems.append(Problem(int(i) + 1, "geometry", f"coordinates x={b[0]:.1f}, y={b[1]:.1f} cannot be "
+                                    f"converted from {spec.name} to CGCS2000 (the result is not a finite number); "
+                                    "check the CRS"))
     # A single-part multipoint is a point written by a tool that always writes multi-types.
-    single_multipoint = (type_ids == 4) & (shapely.get_num_geometries(geoms) == 1)
+    single_multipoint = (type_ids == 4) & (shapely.get_num_geometries(source) == 1) & ~nonfinite & ~lost
     if schema.geometry == "point" and single_multipoint.any():
         geoms[single_multipoint] = shapely.get_geometry(geoms[single_multipoint], 0)
-        type_ids = shapely.get_type_id(geoms)
+        type_ids = np.where(single_multipoint, 0, type_ids)
     wrong = ~missing & ~np.isin(type_ids, list(_GEOM_TYPES[schema.geometry]))
     for r in _rows(wrong):
-        problems.append(Problem(int(r), "geometry", f"is a {geoms[r - 1].geom_type}, "
+        problems.append(Problem(int(r), "geometry", f"is a {source[r - 1].geom_type}, "
                                 f"but {schema.kind} needs {_GEOM_NAMES[schema.geometry]}"))
-    ok = ~missing & ~wrong
+    ok = ~missing & ~wrong & ~nonfinite & ~lost
     if not ok.any():
         return geoms
     bounds = shapely.bounds(geoms)
@@ -184,7 +255,11 @@ def _check_geometries(geoms, schema, problems, repaired, spec) -> np.ndarray:
         fixed = shapely.make_valid(geoms[i])
         fixed = _keep_family(fixed, schema.geometry)
         if fixed is None or fixed.is_empty:
-            problems.append(Problem(i + 1, "geometry", f"invalid ({reason}) and cannot be repaired"))
+            hint = ""
+            if reason.startswith("Too few points"):
+                hint = ("; a polygon ring needs at least 4 points (3 corners and the first repeated last), "
+                        "a line at least 2 distinct points")
+            problems.append(Problem(i + 1, "geometry", f"invalid ({reason}) and cannot be repaired{hint}"))
         else:
             geoms[i] = fixed
             repaired.append(Problem(i + 1, "geometry", f"repaired with make_valid: {reason}"))
@@ -237,10 +312,20 @@ def _check_fields(frame: pd.DataFrame, schema: LayerSchema, problems: list[Probl
                 bad = (~empty & numbers.isna()).to_numpy()
             for r in _rows(bad)[:50]:
                 problems.append(Problem(int(r), f.name, f"not a number: {col.iloc[r - 1]!r}"))
-            lo, hi = _RANGES.get(f.name, (-np.inf, np.inf))
-            out = (~bad & ~empty.to_numpy()) & ((numbers < lo) | (numbers > hi)).to_numpy()
+            lo, hi = _RANGES.get(f.name, _DEFAULT_RANGES[f.dtype])
+            values = numbers.to_numpy()
+            given = ~bad & ~empty.to_numpy()
+            with np.errstate(invalid="ignore"):
+                out = given & ~(np.isfinite(values) & (values >= lo) & (values <= hi))
             for r in _rows(out)[:50]:
-                problems.append(Problem(int(r), f.name, f"{numbers.iloc[r - 1]:g} is out of range [{lo:g}, {hi:g}]"))
+                v = values[r - 1]
+                if np.isfinite(lo) or np.isfinite(hi) or np.isfinite(v):
+                    msg = f"{_num(v)} is out of range ({_num(lo)} … {_num(hi)})"
+                else:
+                    msg = f"{_num(v)} is not a finite number"
+                problems.append(Problem(int(r), f.name, msg))
+            # Out-of-range values are reported above; blank them so the cast cannot overflow.
+            numbers = numbers.where(~out)
             if f.dtype == "int":
                 frame[f.name] = numbers.round().astype("Int64")
             else:
@@ -263,6 +348,83 @@ def _check_fields(frame: pd.DataFrame, schema: LayerSchema, problems: list[Probl
                 _check_choices(frame, f, problems)
             elif f.default is not None:
                 frame[f.name] = frame[f.name].fillna(f.default)
+
+
+def _num(v: float) -> str:
+    """1000000 rather than 1e+06 for whole numbers a planner would type; 1e+308, inf as such."""
+    v = float(v)
+    return str(int(v)) if v.is_integer() and abs(v) < 1e16 else f"{v:g}"
+
+
+def _safe(text: str) -> str:
+    """``text`` with lone surrogates escaped, so a message about it can itself be sent as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _surrogate_message(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as ex:
+        shown = text if len(text) <= 40 else text[:39] + "…"
+        return (f"not valid Unicode text (lone surrogate U+{ord(text[ex.start]):04X} at character {ex.start + 1} "
+                f"of {shown!r}); retype the value or save the file as UTF-8")
+    return ""
+
+
+def _check_column_names(frame: pd.DataFrame) -> list[Problem]:
+    return [Problem(None, _safe(c), "the column name is not valid Unicode text (it holds a lone surrogate); "
+                    "rename the column")
+            for c in frame.columns if isinstance(c, str) and _surrogate_message(c)]
+
+
+def _check_cells(frame: pd.DataFrame) -> list[Problem]:
+    """Nested objects/lists and text that is not valid Unicode, in every text-like column.
+
+    Numeric, boolean and date columns are skipped by dtype; a column of strings (the usual
+    case) costs one ``encode`` of its values joined (about 8 ms per 100k values); only a
+    column of mixed types, or one that fails to encode, is looked at value by value. Refused
+    cells are emptied, so the field checks that follow do not trip over them.
+    """
+    problems: list[Problem] = []
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    for name in frame.columns:
+        col = frame[name]
+        is_text = isinstance(col.dtype, pd.StringDtype)
+        if name == geometry or not (is_text or col.dtype == object):
+            continue
+        values = col.to_numpy(dtype=object)
+        refused = np.zeros(len(values), bool)
+        field_name = _safe(str(name))
+        if not is_text:
+            inferred = pd.api.types.infer_dtype(values, skipna=True)
+            if inferred in _SCALAR_KINDS:
+                continue
+            if inferred != "string":
+                refused = np.fromiter((isinstance(v, _NESTED) for v in values), bool, len(values))
+                problems += [Problem(int(r), field_name, _NESTED_MESSAGE) for r in _rows(refused)[:_MAX_LISTED]]
+                if refused.sum() > _MAX_LISTED:
+                    problems.append(Problem(None, field_name, f"{int(refused.sum()) - _MAX_LISTED} more nested values"))
+        try:
+            _join_text(values).encode("utf-8")
+        except UnicodeEncodeError:
+            broken = {t: m for t in {v for v in values if isinstance(v, str)} if (m := _surrogate_message(t))}
+            mask = np.fromiter((isinstance(v, str) and v in broken for v in values), bool, len(values)) & ~refused
+            problems += [Problem(int(r), field_name, broken[values[r - 1]]) for r in _rows(mask)[:_MAX_LISTED]]
+            if mask.sum() > _MAX_LISTED:
+                problems.append(Problem(None, field_name, f"{int(mask.sum()) - _MAX_LISTED} more values that are "
+                                        "not valid Unicode text"))
+            refused |= mask
+        if refused.any():
+            frame[name] = col.astype(object).where(~refused, None)
+    return problems
+
+
+def _join_text(values: np.ndarray) -> str:
+    """The strings among ``values`` joined (a fast path for all-strings columns)."""
+    try:
+        return "\n".join(values)
+    except TypeError:  # NaN, None, numbers or objects among them
+        return "\n".join(v for v in values if isinstance(v, str))
 
 
 def _check_choices(frame: pd.DataFrame, f, problems: list[Problem]) -> None:

@@ -8,13 +8,18 @@
 - ``labels="zh"`` writes Chinese column headers and vocabulary labels, as offices expect.
 
 Every write goes to a temporary file first and is moved into place, so a failure never
-leaves half a file behind.
+leaves half a file behind. Before that, the encoding is looked up (``codecs.lookup``) and
+every header and text value is checked to be writable in it, so "ascii" with a Chinese name
+is refused up front, naming the feature and field, and nothing at all is written.
+GeoJSON and GeoPackage are always UTF-8 (the ``encoding`` argument is checked, then not used).
 """
 
 from __future__ import annotations
 
-__all__ = ["FORMATS", "write_layer", "format_for_path", "localize_columns"]
+__all__ = ["FORMATS", "write_layer", "format_for_path", "localize_columns", "lookup_encoding",
+           "check_encodable"]
 
+import codecs
 import os
 import shutil
 import tempfile
@@ -22,6 +27,7 @@ import zipfile
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
@@ -33,6 +39,109 @@ from layers.schemas import SCHEMAS, label_zh, shp_field_name, value_label_zh
 FORMATS = {"geojson": ".geojson", "gpkg": ".gpkg", "shp": ".zip", "csv": ".csv"}
 _SUFFIX_FORMAT = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shp",
                   ".shp": "shp", ".csv": "csv"}
+# Python's codec name → the name GDAL's iconv takes for a .dbf (and writes to the .cpg).
+# Other Python codecs make GDAL fail ("latin-1", "utf_8", "euc_jp") or write garbage (UTF-16).
+_SHP_ENCODINGS = {"utf-8": "UTF-8", "gbk": "GBK", "gb18030": "GB18030", "gb2312": "GB2312", "big5": "BIG5",
+                  "ascii": "ASCII", "iso8859-1": "ISO-8859-1", "cp1252": "CP1252"}
+_REMEDY = "use UTF-8 or GBK/GB18030"
+_MAX_LISTED = 50
+
+
+def lookup_encoding(encoding: str) -> str:
+    """Python's canonical name of a text encoding (``"GBK"`` → ``"gbk"``).
+
+    Raises
+    ------
+    InputError
+        When Python does not know ``encoding`` as a text encoding.
+
+    Examples
+    --------
+    >>> lookup_encoding("UTF8")
+    'utf-8'
+    """
+    try:
+        name = codecs.lookup(encoding).name
+        "".encode(encoding)  # refuses codecs that are not text encodings (base64, rot13)
+    except (LookupError, TypeError, ValueError, UnicodeError):
+        raise InputError(f"unknown encoding {encoding!r}; use UTF-8 or GBK") from None
+    return name
+
+
+def _cannot(value: str, encoding: str) -> tuple[str, str]:
+    """What is wrong with ``value`` in ``encoding``, and what to do about it."""
+    shown = value if len(value) <= 40 else value[:39] + "…"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return (f"{shown!r} is not valid Unicode text (a lone surrogate) and cannot be written in any encoding",
+                "correct the value in the layer")
+    return f"{shown!r} cannot be written in {encoding}", _REMEDY
+
+
+def _joined(values) -> str:
+    try:
+        return "\n".join(values)
+    except TypeError:  # NaN, numbers, dates: written as ASCII digits, nothing to check
+        return "\n".join(v for v in values if isinstance(v, str))
+
+
+def check_encodable(frame: pd.DataFrame, encoding: str, *, ids=None) -> None:
+    """Raise if a column header or text value of ``frame`` cannot be written in ``encoding``.
+
+    One ``encode`` of each text column's values joined; only a column that fails is looked
+    at value by value, to name the features (1-based, with their ``id`` if the frame has one).
+
+    Raises
+    ------
+    InputError
+        Naming every header and value that does not fit, one a line; the first line names
+        the first of them, e.g. ``feature 3 (id 12), field 'name': '西大井片区' cannot be
+        written in ascii; use UTF-8 or GBK/GB18030``. An InputError (HTTP 400), not a
+        ValidationError (422): the stored features are fine, the encoding asked for is not.
+    """
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    names = [c for c in frame.columns if c != geometry]
+    if ids is None and "id" in frame.columns:
+        ids = frame["id"].to_numpy()
+    problems: list[str] = []
+    for c in names:
+        if isinstance(c, str):
+            try:
+                c.encode(encoding)
+            except UnicodeEncodeError:
+                what, remedy = _cannot(c, encoding)
+                problems.append(f"column header {what}; {remedy}, or English headers (labels='en')")
+    for c in names:
+        col = frame[c]
+        if not (col.dtype == object or isinstance(col.dtype, pd.StringDtype)):
+            continue
+        values = col.to_numpy(dtype=object)
+        try:
+            _joined(values).encode(encoding)
+            continue
+        except UnicodeEncodeError:
+            pass
+        bad = {}
+        for v in {v for v in values if isinstance(v, str)}:
+            try:
+                v.encode(encoding)
+            except UnicodeEncodeError:
+                bad[v] = _cannot(v, encoding)
+        rows = np.flatnonzero(np.fromiter((isinstance(v, str) and v in bad for v in values), bool, len(values)))
+        for i in rows[:_MAX_LISTED]:
+            what, remedy = bad[values[i]]
+            fid = f" (id {ids[i]})" if ids is not None else ""
+            problems.append(f"feature {i + 1}{fid}, field '{c}': {what}; {remedy}")
+        if len(rows) > _MAX_LISTED:
+            problems.append(f"field '{c}': {len(rows) - _MAX_LISTED} more values that {encoding} cannot hold")
+    if problems:
+        if len(problems) == 1:
+            raise InputError(f"{problems[0]}. Nothing was written")
+        listed = "\n".join(f"  - {p}" for p in problems[1:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise InputError(f"{problems[0]}. Nothing was written; {len(problems)} problems in all:\n"
+                         f"  - {problems[0]}\n{listed}{more}")
 
 
 def format_for_path(path, fmt: str | None = None) -> str:
@@ -78,7 +187,8 @@ def write_layer(
     crs : optional
         Target CRS: EPSG code or alias (``cgcs2000`` default, ``4547``, ``gcj02``...).
     encoding : optional
-        Shapefile/CSV encoding; ``GBK`` for older office software. Default UTF-8.
+        Shapefile/CSV encoding; ``GBK`` for older office software. Default UTF-8 (with a
+        BOM for CSV). GeoJSON and GeoPackage are always UTF-8.
     labels : {"en", "zh"}
         Column headers as English field names (default) or Chinese labels.
 
@@ -86,11 +196,21 @@ def write_layer(
     -------
     Path
         The written file (``.zip`` for Shapefiles).
+
+    Raises
+    ------
+    InputError
+        For an unknown format, encoding or ``labels``, or when a header or value cannot be
+        written in ``encoding`` (each named by feature and field); no file is created then.
     """
     fmt = format_for_path(path, fmt)
     path = Path(path)
     if labels not in ("en", "zh"):
         raise InputError(f"labels must be 'en' or 'zh', got {labels!r}")
+    codec = lookup_encoding(encoding) if encoding is not None else None
+    if fmt == "shp" and codec is not None and codec not in _SHP_ENCODINGS:
+        raise InputError(f"a Shapefile cannot be written in {encoding!r}; use UTF-8 or GBK (or one of "
+                         f"{', '.join(sorted(set(_SHP_ENCODINGS.values())))})")
     spec = parse_crs(crs if crs is not None else CGCS2000)
     out = frame
     if isinstance(frame, gpd.GeoDataFrame):
@@ -98,6 +218,11 @@ def write_layer(
         out = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=list(geoms), crs=spec.crs)
     if labels == "zh":
         out = localize_columns(out, kind)
+    ids = frame["id"].to_numpy() if "id" in frame.columns else None  # before labels="zh" renames it
+    if fmt in ("shp", "csv") and codec is not None:
+        check_encodable(out, encoding, ids=ids)
+    else:  # UTF-8 holds everything but lone surrogates
+        check_encodable(out, "utf-8", ids=ids)
     if fmt == "shp" and path.suffix.lower() == ".shp":
         path = path.with_suffix(".zip")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +235,7 @@ def write_layer(
         elif fmt == "gpkg":
             pyogrio.write_dataframe(out, tmp, layer=layer_name or kind or path.stem, driver="GPKG")
         elif fmt == "shp":
-            _write_zipped_shp(out, tmp, kind, encoding or "UTF-8", path.stem, labels)
+            _write_zipped_shp(out, tmp, kind, _SHP_ENCODINGS[codec] if codec else "UTF-8", path.stem, labels)
         elif fmt == "csv":
             _write_csv(out, tmp, encoding)
         else:
