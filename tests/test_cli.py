@@ -155,3 +155,40 @@ def test_suitability_needs_no_parcels_or_units(store_path, tmp_path, capsys):
     GeoPackageStore(bare).delete("parcels")
     assert main(["--store", str(bare), "suitability", "--for", "陶圣源（陶三）文创园区", "-o", str(tmp_path / "s.tif")]) == 0
     assert (tmp_path / "s.tif").exists()
+
+
+def _nan_geojson(path):
+    path.write_text('{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point",'
+                    '"coordinates":[NaN,35.2]},"properties":{"name":"a","category":"park"}}]}', encoding="utf-8")
+    return path
+
+
+def _bad_weights(path):
+    path.write_text('{"criteria": {"hospital": {"weight": "heavy"}, "x": {"source": "moon"}}}', encoding="utf-8")
+    return path
+
+
+#: The bad inputs of the API's table, through the CLI: exit 2 and a message, no traceback.
+CLI_BAD_INPUTS = [
+    ("nan-coordinates", lambda d: ["import", str(_nan_geojson(d / "nan.geojson")), "--layer", "services"],
+     "not a finite number"),
+    ("import-dotdot", lambda d: ["import", str(d / ".."), "--layer", "services"], "not a file"),
+    ("shp-bogus-encoding", lambda d: ["export", "renewal_areas", "-o", str(d / "a.zip"), "--encoding", "bogus"],
+     "bogus"),
+    ("csv-ascii", lambda d: ["export", "renewal_areas", "-o", str(d / "a.csv"), "--encoding", "ascii"],
+     "field 'name'"),
+    ("txt-ascii", lambda d: ["export", "renewal_areas", "-o", str(d / "a.txt"), "--format", "txt",
+                             "--encoding", "ascii"], "ascii"),
+    ("bad-weights", lambda d: ["site-select", "--for", "西大井片区", "--weights", str(_bad_weights(d / "w.json"))],
+     "criteria.hospital.weight"),
+]
+
+
+@pytest.mark.parametrize("args, fragment", [c[1:] for c in CLI_BAD_INPUTS], ids=[c[0] for c in CLI_BAD_INPUTS])
+def test_bad_inputs_exit_2_with_the_message(store_path, tmp_path, capsys, args, fragment):
+    before = sha256(store_path)
+    assert main(["--store", str(store_path), *args(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+    assert sha256(store_path) == before
+    assert not [p for p in tmp_path.iterdir() if p.suffix in (".zip", ".csv", ".txt")]  # nothing half-written
