@@ -181,3 +181,16 @@ def test_openapi_lists_the_statuses_and_the_item_bodies(bad_client):
         assert "application/geo+json" in op["requestBody"]["content"]
         assert {"400", "401", "403", "404", "409", "412", "413"} <= set(op["responses"])
     assert {"400", "401", "403", "404"} <= set(doc["paths"]["/collections/{collection_id}/items"]["get"]["responses"])
+
+
+def test_tokens_are_compared_in_constant_time(monkeypatch):
+    import hmac
+
+    calls = []
+    real = hmac.compare_digest
+    monkeypatch.setattr(hmac, "compare_digest", lambda a, b: calls.append(1) or real(a, b))
+    s = Settings(edit_tokens="alice:s3cret", read_tokens="bob:r3ad")
+    assert s.user_for("r3ad", "read") == "bob" and s.user_for("s3cret", "read") == "alice"
+    assert s.user_for("s3cret", "edit") == "alice" and s.user_for("r3ad", "edit") is None
+    assert s.user_for("s3cre", "read") is None and s.user_for(None, "read") is None
+    assert len(calls) >= 6
