@@ -128,7 +128,7 @@ def supply_demand(areas, services, category: str, *, network=None, catchment_m: 
     s = supply.to_crs(crs).reset_index(drop=True)
     a_geoms, s_geoms = a.geometry.values, s.geometry.values
     if network is not None:
-        xy, group = access_points(a_geoms, spacing)
+        xy, group = access_points(a_geoms, spacing, network)
         ao, sf, d = pairs_within(network, xy, shapely.get_coordinates(s_geoms), catchment_m)
         ao = group[ao]
     else:

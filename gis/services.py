@@ -1,9 +1,10 @@
 """Nearby services: per area and category, the nearest facilities by walking, counts within
 the life circles, and the gaps against the standard (GB 50180-2018 by default).
 
-An area is reached through its boundary: access points every ``spacing`` metres along it
-(a facility inside the area is at 0 m). Distances are network distances on the walking graph
-when roads are given, straight-line otherwise (``basis`` says which).
+An area is reached through its boundary: access points every ``spacing`` metres along it and
+wherever a street crosses or touches it (a facility inside the area is at 0 m). Distances are
+network distances on the walking graph when roads are given, straight-line otherwise
+(``basis`` says which).
 """
 
 from __future__ import annotations
@@ -77,9 +78,35 @@ def _check_frame(frame, name: str, geometry: bool = True) -> None:
         raise InputError(f"'{name}' has no CRS; set one (e.g. EPSG:4490)")
 
 
-def access_points(geoms: np.ndarray, spacing: float = 25.0) -> tuple[np.ndarray, np.ndarray]:
-    """Points from which each geometry is reached: a point itself, a polygon's boundary every
-    ``spacing`` metres (vertices included). Returns (xy, index of the geometry)."""
+def access_points(geoms: np.ndarray, spacing: float = 25.0, network: WalkNetwork | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Points from which each geometry is reached.
+
+    A point is its own access point. A polygon is reached from its boundary every ``spacing``
+    metres (vertices included), each point then snapped to the nearest street with the offset
+    counted; with a ``network``, also from every point where a street segment crosses or
+    touches the boundary (on the street: offset 0), so a street entering the area between two
+    sampled points is not missed.
+
+    Parameters
+    ----------
+    geoms : array of shapely geometries, in ``network.crs`` when a network is given
+    spacing : float
+        Metres between sampled boundary points.
+    network : WalkNetwork, optional
+        Adds the boundary's crossings with the streets.
+
+    Returns
+    -------
+    xy : (K, 2) array
+    index : (K,) array, the geometry each point belongs to
+
+    Examples
+    --------
+    >>> xy, index = access_points(np.array([shapely.box(0, 0, 20, 10), shapely.Point(5, 5)]))
+    >>> index.tolist()  # the point, then the box's corners (its ring, closed)
+    [1, 0, 0, 0, 0, 0]
+    """
     geoms = np.asarray(geoms)
     is_point = shapely.get_type_id(geoms) == 0
     parts_xy, parts_idx = [], []
@@ -93,7 +120,31 @@ def access_points(geoms: np.ndarray, spacing: float = 25.0) -> tuple[np.ndarray,
         xy, j = shapely.get_coordinates(rings, return_index=True)
         parts_xy.append(xy)
         parts_idx.append(idx[j])
+        if network is not None:
+            xy, j = _street_crossings(geoms[idx], network)
+            parts_xy.append(xy)
+            parts_idx.append(idx[j])
     return np.vstack(parts_xy), np.concatenate(parts_idx)
+
+
+def _street_crossings(geoms: np.ndarray, network: WalkNetwork) -> tuple[np.ndarray, np.ndarray]:
+    """Every point where a street segment crosses or touches the boundary of a polygon.
+
+    The boundary is cut into its edges; the segments' R-tree proposes (edge, segment) pairs
+    and GEOS intersects the two-point lines (a shared stretch gives its two ends).
+    """
+    polygonal = np.isin(shapely.get_type_id(geoms), [3, 6])
+    rings, ring_of = shapely.get_parts(shapely.boundary(geoms[polygonal]), return_index=True)
+    coords, k = shapely.get_coordinates(rings, return_index=True)
+    same = k[1:] == k[:-1]
+    if not same.any():
+        return np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
+    edges = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
+    edge_of = np.flatnonzero(polygonal)[ring_of[k[:-1][same]]]
+    ei, si = network.tree.query(edges, predicate="intersects")
+    hits = shapely.intersection(edges[ei], network.tree.geometries[si])
+    xy, h = shapely.get_coordinates(hits, return_index=True)
+    return xy, edge_of[ei[h]]
 
 
 def _reduce_min(o: np.ndarray, f: np.ndarray, d: np.ndarray):
@@ -140,7 +191,8 @@ def nearest_services(
     categories : list of str, optional
         Categories to report (default: every category of the standards table).
     spacing : float
-        Metres between access points along an area's boundary.
+        Metres between access points along an area's boundary; every point where a street
+        crosses or touches the boundary is an access point as well.
     search_m : float
         Radius for the second/third nearest; counts use 300/500/1000 m and the nearest
         facility is found at any distance.
@@ -185,7 +237,7 @@ def nearest_services(
     inside_o, inside_f = tree.query(org_geoms, predicate="contains") if len(svc) else (np.zeros(0, int),) * 2
 
     basis = "network" if network is not None else "straight"
-    ap_xy, ap_group = access_points(org_geoms, spacing)
+    ap_xy, ap_group = access_points(org_geoms, spacing, network)
     off_network = np.zeros(n_o, bool)
     if network is not None:
         ap_snap = network.snap(ap_xy)

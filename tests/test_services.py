@@ -179,9 +179,13 @@ def test_isochrones_are_nested_and_sized_right(grid_roads):
     iso = walking_isochrones(area, net).to_crs(4547).set_index("threshold_m")
     assert list(iso.index) == [1000, 500, 300]
     g300, g500 = iso.loc[300, "geometry"], iso.loc[500, "geometry"]
-    assert g500.buffer(0.01).contains(g300)
-    # From B's edge at (500, 400), 300 m south along x = 500 reaches y = 100 (+ the 50 m depth).
+    assert g300.within(g500)
+    # From B's edge at (500, 400), 300 m south along x = 500 reaches y = 100.
     assert g300.contains(shapely.Point(X0 + 500, Y0 + 110))
+    # Off the street a point is measured from its nearest street: (520, 150) is 20 + 250 m;
+    # (540, 120) is nearest y = 100, 20 + 340 m (a flat 50 m buffer of x = 500 took it in).
+    assert g300.contains(shapely.Point(X0 + 520, Y0 + 150))
+    assert not g300.contains(shapely.Point(X0 + 540, Y0 + 120)) and g500.contains(shapely.Point(X0 + 540, Y0 + 120))
     assert not g300.contains(shapely.Point(X0 + 500, Y0 + 30))
     assert g500.contains(shapely.Point(X0 + 500, Y0 + 30))
 

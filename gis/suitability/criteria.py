@@ -55,11 +55,12 @@ class PointDistance:
 
 class AreaDistance:
     """Metres from each cell to the area, 0 inside: walking from access points every
-    ``spacing`` metres along its boundary, else straight to the boundary (exact)."""
+    ``spacing`` metres along its boundary and where streets cross it, else straight to the
+    boundary (exact)."""
 
     def __init__(self, area: gpd.GeoDataFrame, crs, network: WalkNetwork | None, spacing: float = 25.0):
         self.geom = area.to_crs(crs).geometry.union_all()
-        self.field = NearestField(network, access_points(np.array([self.geom]), spacing)[0]) \
+        self.field = NearestField(network, access_points(np.array([self.geom]), spacing, network)[0]) \
             if network is not None else None
         self.boundary = shapely.boundary(self.geom)
 

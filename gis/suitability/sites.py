@@ -165,7 +165,7 @@ def _distance_to_origin(out: gpd.GeoDataFrame, origin: gpd.GeoDataFrame, network
     if network is None:
         out["origin_network_m"] = np.nan
         return
-    xy, _ = access_points(np.array([geom]), 25.0)
+    xy, _ = access_points(np.array([geom]), 25.0, network)
     pts = shapely.get_coordinates(out.geometry.representative_point().values)
     _, dist = nearest_within_network(network, pts, xy)
     out["origin_network_m"] = np.where(out.origin_straight_m == 0, 0.0, np.round(dist, 1))
