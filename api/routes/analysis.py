@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.cache import FolderCache
 from api.deps import Reader, Store
 from gis.errors import InputError
-from gis.isochrones import walking_isochrones
 from gis.services import area_summary, facilities_near, nearest_services
 from gis.suitability.model import default_spec, spec_from_dict
 from gis.suitability.weights import ahp_weights
@@ -22,6 +21,7 @@ from gis.targets import check_targets
 from layers.features import to_geojson_features
 from layers.inputs import (
     analysis_inputs,
+    area_isochrones,
     area_surface,
     parse_require,
     resolve_area,
@@ -74,7 +74,7 @@ def isochrones(area: str, store: Store, _: Reader):
     inputs = analysis_inputs(store)
     if inputs.network is None:
         raise InputError("isochrones need a roads layer; import one first")
-    iso = walking_isochrones(resolve_area(inputs.areas, area), inputs.network)
+    iso = area_isochrones(store, resolve_area(inputs.areas, area), inputs.network)
     iso["id"] = range(1, len(iso) + 1)
     return JSONResponse({"type": "FeatureCollection", "features": to_geojson_features(iso)},
                         media_type="application/geo+json")
