@@ -77,7 +77,7 @@ def _check_coords(coords, depth: int, kind: str, path: str, out: list) -> None:
         if not isinstance(coords, list) or not 2 <= len(coords) <= 3 or \
                 not all(isinstance(v, int | float) and not isinstance(v, bool) for v in coords):
             out.append((path, "a position is a list of 2 (or 3) numbers: [longitude, latitude]"))
-        elif not all(math.isfinite(v) for v in coords):
+        elif not all(_finite(v) for v in coords):
             out.append((path, f"{coords} is not a finite number pair"))
         return
     if not isinstance(coords, list):
@@ -85,7 +85,7 @@ def _check_coords(coords, depth: int, kind: str, path: str, out: list) -> None:
         return
     for j, part in enumerate(coords):
         _check_coords(part, depth - 1, kind, f"{path}[{j}]", out)
-    ring = (kind == "Polygon" and depth == 1) or (kind == "MultiPolygon" and depth == 1)
+    ring = kind in ("Polygon", "MultiPolygon") and depth == 1
     line = kind in ("LineString", "MultiLineString") and depth == 1
     if line and len(coords) < 2:
         out.append((path, "a line needs at least 2 positions"))
@@ -93,6 +93,13 @@ def _check_coords(coords, depth: int, kind: str, path: str, out: list) -> None:
         out.append((path, f"a polygon ring needs at least 4 positions (closed), got {len(coords)}"))
     elif ring and not out and coords[0] != coords[-1]:
         out.append((path, "a polygon ring must end where it starts (closed)"))
+
+
+def _finite(v: int | float) -> bool:
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an integer literal beyond any float
+        return False
 
 
 def _property_problems(props: dict) -> list[tuple[str, str]]:

@@ -51,7 +51,13 @@ BAD_REQUESTS = [
     ("infinity-coordinates", "post", "services", _raw(
         '{"type":"Feature","geometry":{"type":"Point","coordinates":[Infinity,35.2]},'
         '"properties":{"name":"a","category":"park"}}'), 400, "not a finite number"),
+    ("coordinate-400-digits", "post", "services", _raw('{"type":"Feature","geometry":{"type":"Point",'
+                                                         '"coordinates":[1' + "0" * 400 + ',35.2]},'
+                                                         '"properties":{"name":"a","category":"park"}}'), 400,
+     "not a finite number"),
     ("households-1e308", "post", "renewal_areas", {"json": _area(households=1e308)}, 422, "households"),
+    ("households-400-digits", "post", "renewal_areas", _raw(json.dumps(_area()).replace(
+        '"kind": "shantytown"', '"kind": "shantytown", "households": 1' + "0" * 400)), 422, "households"),
     ("households-infinity", "post", "renewal_areas", _raw(json.dumps(_area()).replace(
         '"kind": "shantytown"', '"kind": "shantytown", "households": Infinity')), 400, "not a finite number"),
     ("lone-surrogate", "post", "services", _raw(json.dumps(_service([113.3, 35.2]), ensure_ascii=False).replace(
