@@ -110,7 +110,7 @@ def geometry_column(con: sqlite3.Connection, table: str) -> tuple[str, str, int]
 
 def sql_value(v):
     """A frame value as SQLite stores it: NULL for missing, plain Python numbers and text."""
-    if v is None or v is pd.NaT:
+    if v is None or v is pd.NaT or v is pd.NA:  # pandas' missing values of nullable columns
         return None
     if isinstance(v, np.generic):
         v = v.item()

@@ -1,8 +1,10 @@
+import json
+
 import geopandas as gpd
 import pytest
 import shapely
 
-from gis.errors import InputError, NotFoundError, ValidationError
+from gis.errors import InputError, NotFoundError, PreconditionError, ValidationError
 from layers.imports import import_file, import_frame
 from layers.store import GeoPackageStore, open_store
 from tests.conftest import sha256
@@ -100,3 +102,41 @@ def test_the_layer_named_after_its_kind_is_the_one_analyses_use(store, areas_449
     assert store.find_kind("renewal_areas") == "renewal_areas"
     store.delete("renewal_areas")
     assert store.find_kind("renewal_areas") == "a_more_areas"
+
+
+def test_feature_edits_change_only_their_rows(store, areas_4490):
+    from layers.validate import validate_layer
+
+    before = store.read("renewal_areas")
+    version = store.version("renewal_areas")
+    new = areas_4490.iloc[:1].drop(columns="households").assign(name="新甲片区")  # households missing (NA)
+    [fid] = store.insert_features("renewal_areas", validate_layer(new, "renewal_areas"), who="ann")
+    assert store.version("renewal_areas") != version
+    store.update_feature("renewal_areas", 1, validate_layer(new.assign(name="改名"), "renewal_areas"), who="ann")
+    store.delete_features("renewal_areas", [2], who="ann")
+    after = store.read("renewal_areas").set_index("id")
+    assert list(after.index) == [1, 3, fid] and after.loc[1, "name"] == "改名"
+    assert after.loc[3].equals(before.set_index("id").loc[3])  # untouched rows stay as they were
+    assert after.loc[1, "households"] is None or after.loc[1, "households"] != after.loc[1, "households"]
+    verbs = [(a["action"], json.loads(a["detail"])) for a in store.audit_log(3)][::-1]
+    assert verbs == [("create", {"ids": [fid]}), ("replace", {"ids": [1]}), ("delete", {"ids": [2]})]
+    info = store.info("renewal_areas")
+    assert info.feature_count == 3 and info.source == "test"  # provenance kept
+    etag = store.feature_etag("renewal_areas", 1)
+    with pytest.raises(PreconditionError, match="changed since you read it"):
+        store.update_feature("renewal_areas", 1, validate_layer(new, "renewal_areas"), who="bob", if_match='"stale"')
+    store.update_feature("renewal_areas", 1, validate_layer(new, "renewal_areas"), who="bob", if_match=f'"{etag}"')
+    with pytest.raises(NotFoundError, match="no feature 99"):
+        store.delete_features("renewal_areas", [99], who="bob")
+
+
+def test_gdal_reads_edited_features_through_its_spatial_index(store, areas_4490):
+    import pyogrio
+
+    from layers.validate import validate_layer
+
+    moved = areas_4490.iloc[:1].assign(geometry=[shapely.box(114.0, 36.0, 114.001, 36.001)])
+    store.update_feature("renewal_areas", 1, validate_layer(moved, "renewal_areas"), who="t")
+    hits = pyogrio.read_dataframe(store.path, layer="renewal_areas", bbox=(113.99, 35.99, 114.01, 36.01))
+    assert hits["name"].tolist() == ["甲片区"]
+    assert pyogrio.read_dataframe(store.path, layer="renewal_areas", bbox=(113.199, 35.199, 113.206, 35.205)).empty
