@@ -109,7 +109,8 @@ def test_feature_edits_change_only_their_rows(store, areas_4490):
 
     before = store.read("renewal_areas")
     version = store.version("renewal_areas")
-    new = areas_4490.iloc[:1].drop(columns="households").assign(name="新甲片区")  # households missing (NA)
+    # Integer fields partly missing are nullable columns (pd.NA): stored as NULL.
+    new = areas_4490.iloc[:1].assign(name="新甲片区", households=[None], units=[1000], built_year=[None])
     [fid] = store.insert_features("renewal_areas", validate_layer(new, "renewal_areas"), who="ann")
     assert store.version("renewal_areas") != version
     store.update_feature("renewal_areas", 1, validate_layer(new.assign(name="改名"), "renewal_areas"), who="ann")
