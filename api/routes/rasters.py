@@ -34,8 +34,8 @@ _STORED = FolderCache("raster-", size=4)
 
 
 def _stored_source(store, raster_id: str, folder: str) -> RasterSource:
-    copy = web_mercator_copy(f"GPKG:{store.path}:{raster_id}", f"{folder}/{raster_id}.3857.tif")
     with store.read_raster(raster_id) as src:  # the colour stretch: 2–98th percentile of the values
+        copy = web_mercator_copy(src.name, f"{folder}/{raster_id}.3857.tif")
         data = src.read(1, out_shape=(1, max(1, src.height // 8), max(1, src.width // 8)), masked=True)
     values = data.compressed()
     values = values[np.isfinite(values)]

@@ -13,12 +13,23 @@ read-modify-write of the server's processes and the CLI is serialized:
 
 Readers never take the lock: they see the file as the last committed write left it, and
 wait (SQLite busy timeout) for the few milliseconds an edit commits.
+
+One process holds three copies of SQLite: Python's ``sqlite3`` and the ones inside
+pyogrio's and rasterio's GDAL. SQLite locks with POSIX advisory locks, which belong to the
+process and are all dropped when *any* descriptor of the file is closed; SQLite tracks that
+only within one copy. So while a thread edits through ``sqlite3``, a GDAL read finishing in
+another thread would drop the edit's locks (measured: readers in other processes then saw a
+half-written file, "not recognized as a supported file format"). :class:`_LibraryGate` lets
+only one library at a time hold the store open in a process; the DEM is read by rasterio
+once per version into a GeoTIFF beside nothing (a temporary folder), so a surface build does
+not hold the store open through GDAL for seconds.
 """
 
 from __future__ import annotations
 
 __all__ = ["GeoPackageStore"]
 
+import atexit
 import contextlib
 import fcntl
 import hashlib
@@ -27,6 +38,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +53,7 @@ import shapely
 from gis.errors import ConflictError, InputError, NotFoundError, PreconditionError
 from layers import gpkg_sql as sql
 from layers.backends.base import LayerInfo, LayerStore
+from layers.cache import VersionedCache
 from layers.schemas import schema_for
 from layers.validate import ValidatedLayer
 
@@ -51,6 +64,37 @@ _MULTI = {"POLYGON": "MULTIPOLYGON", "LINESTRING": "MULTILINESTRING", "POINT": "
 # GDAL reads the GeoPackage through its own SQLite connection: let it wait for an edit's
 # commit as our own connections do, instead of failing with "database is locked".
 _READ_OPTIONS = {"PRELUDE_STATEMENTS": f"PRAGMA busy_timeout = {int(sql.BUSY_TIMEOUT_S * 1000)}"}
+
+
+class _LibraryGate:
+    """Admits any number of holders of one library at a time (``"sqlite3"``, ``"pyogrio"``,
+    ``"rasterio"``), so two copies of SQLite never have the store open together in this
+    process. Re-entrant for the same library; a holder must not ask for another one."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.holder: str | None = None
+        self.count = 0
+
+    @contextlib.contextmanager
+    def __call__(self, library: str) -> Iterator[None]:
+        with self.cond:
+            while self.holder not in (None, library):
+                self.cond.wait()
+            self.holder = library
+            self.count += 1
+        try:
+            yield
+        finally:
+            with self.cond:
+                self.count -= 1
+                if self.count == 0:
+                    self.holder = None
+                    self.cond.notify_all()
+
+
+_GATE = _LibraryGate()
+_RASTERS: VersionedCache[str] = VersionedCache(4)
 
 
 def _check_name(name: str) -> None:
@@ -71,24 +115,28 @@ class GeoPackageStore(LayerStore):
 
     # --- reading -----------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    @contextlib.contextmanager
+    def _sqlite(self, *, readonly: bool = True) -> Iterator[sqlite3.Connection]:
+        """A ``sqlite3`` connection to the store, held through the library gate."""
         if not self.path.exists():
             raise NotFoundError("the store is empty; build the sample with `renewal sample` or import a layer")
-        try:
-            con = sql.connect(self.path, readonly=True)
-            con.execute("SELECT 1 FROM sqlite_master LIMIT 1")
-            return con
-        except sqlite3.OperationalError as ex:
-            # A hot journal left by a killed edit: a read-only connection cannot roll it back.
-            if "readonly" not in str(ex) and "read-only" not in str(ex):
-                raise
+        for attempt in (1, 2):
+            with _GATE("sqlite3"), contextlib.closing(sql.connect(self.path, readonly=readonly)) as con:
+                try:
+                    con.execute("SELECT 1 FROM sqlite_master LIMIT 1")
+                except sqlite3.OperationalError as ex:
+                    # A hot journal left by a killed edit: a read-only connection cannot roll it back.
+                    if attempt == 2 or not _hot_journal(ex):
+                        raise
+                else:
+                    yield con
+                    return
             self.recover()
-            return sql.connect(self.path, readonly=True)
 
     def layers(self) -> list[LayerInfo]:
         if not self.path.exists():
             return []
-        with contextlib.closing(self._connect()) as con:
+        with self._sqlite() as con:
             if not sql.has_table(con, sql.META):
                 return []
             version = "version" if "version" in sql.table_columns(con, sql.META) else "imported_at"
@@ -98,7 +146,9 @@ class GeoPackageStore(LayerStore):
         return [LayerInfo(*r[:8], bool(r[8]), r[9] or "", r[10] or "") for r in rows]
 
     def info(self, name: str) -> LayerInfo:
-        layers = self.layers() if self.path.exists() else self._connect()  # raises "empty" with the fix
+        if not self.path.exists():
+            raise NotFoundError("the store is empty; build the sample with `renewal sample` or import a layer")
+        layers = self.layers()
         for i in layers:
             if i.name == name:
                 return i
@@ -108,24 +158,48 @@ class GeoPackageStore(LayerStore):
     def read(self, name: str, *, bbox=None, columns=None):
         info = self.info(name)
         if info.geometry_type is None and info.kind != "dem":
-            with contextlib.closing(self._connect()) as con:
+            with self._sqlite() as con:
                 frame = pd.read_sql_query(f'SELECT * FROM "{name}"', con)
             return frame.drop(columns=[c for c in ("fid",) if c in frame.columns])
-        frame = pyogrio.read_dataframe(self.path, layer=name, bbox=bbox, columns=columns, fid_as_index=True,
-                                       **_READ_OPTIONS)
+        frame = self._gdal_read(name, bbox, columns)
         frame.index.name = "id"
         return frame.reset_index()
 
+    def _gdal_read(self, name: str, bbox, columns) -> gpd.GeoDataFrame:
+        for attempt in (1, 2):
+            try:
+                with _GATE("pyogrio"):
+                    return pyogrio.read_dataframe(self.path, layer=name, bbox=bbox, columns=columns,
+                                                  fid_as_index=True, **_READ_OPTIONS)
+            except pyogrio.errors.DataSourceError as ex:
+                if attempt == 2 or not _hot_journal(ex):
+                    raise
+            self.recover()
+        raise AssertionError("unreachable")
+
     def read_raster(self, name: str):
+        """The raster, opened from a GeoTIFF copy made once per layer version (see the module
+        docstring: rasterio's SQLite must not hold the store open while others use it)."""
         info = self.info(name)
         if info.kind != "dem" and info.geometry_type != "raster":
             raise InputError(f"layer {name!r} is a {info.kind} layer, not a raster")
-        return rasterio.open(f"GPKG:{self.path}:{name}")
+        return rasterio.open(_RASTERS.get((self.uri, name, info.version), lambda: self._raster_copy(name)))
+
+    def _raster_copy(self, name: str) -> str:
+        folder = tempfile.mkdtemp(prefix="renewal-raster-")
+        atexit.register(shutil.rmtree, folder, True)  # a copy per DEM version, kept while the process runs
+        path = os.path.join(folder, f"{name}.tif")
+        with _GATE("rasterio"), rasterio.open(f"GPKG:{self.path}:{name}") as src:
+            profile = {**src.profile, "driver": "GTiff", "tiled": True, "blockxsize": 256, "blockysize": 256,
+                       "compress": "deflate"}
+            with rasterio.open(path, "w", **profile) as dst:
+                dst.write(src.read())
+        return path
 
     def audit_log(self, limit: int = 100) -> list[dict]:
         if not self.path.exists():
             return []
-        with contextlib.closing(self._connect()) as con:
+        with self._sqlite() as con:
             if not sql.has_table(con, sql.AUDIT):
                 return []
             rows = con.execute(f"SELECT at, who, action, layer, detail FROM {sql.AUDIT} ORDER BY rowid DESC "
@@ -134,7 +208,7 @@ class GeoPackageStore(LayerStore):
 
     def feature_etag(self, name: str, fid: int) -> str:
         self._vector_info(name)
-        with contextlib.closing(self._connect()) as con:
+        with self._sqlite() as con:
             return _row_etag(con, name, fid)
 
     # --- the lock, recovery --------------------------------------------------------------
@@ -158,7 +232,7 @@ class GeoPackageStore(LayerStore):
         if stale:
             log.warning("removed %d leftovers of an interrupted write", len(stale))
         if self.path.exists() and self.path.with_name(self.path.name + "-journal").exists():
-            with contextlib.closing(sql.connect(self.path)) as con:
+            with _GATE("sqlite3"), contextlib.closing(sql.connect(self.path)) as con:
                 con.execute("SELECT 1 FROM sqlite_master LIMIT 1")  # rolls a hot journal back
             log.warning("rolled back an interrupted edit")
 
@@ -178,7 +252,8 @@ class GeoPackageStore(LayerStore):
             tmp_path = Path(tmp)
             try:
                 if self.path.exists():
-                    shutil.copyfile(self.path, tmp_path)
+                    with _GATE("sqlite3"):  # closing the copy's descriptor drops the process's locks
+                        shutil.copyfile(self.path, tmp_path)
                 else:
                     tmp_path.unlink()
                 yield tmp_path
@@ -236,7 +311,7 @@ class GeoPackageStore(LayerStore):
 
     @contextlib.contextmanager
     def _edit(self, name: str) -> Iterator[sqlite3.Connection]:
-        with self._locked(), contextlib.closing(sql.connect(self.path)) as con, sql.transaction(con):
+        with self._locked(), self._sqlite(readonly=False) as con, sql.transaction(con):
             yield con
 
     def _vector_info(self, name: str) -> LayerInfo:
@@ -280,6 +355,11 @@ class GeoPackageStore(LayerStore):
             con.executemany(f'DELETE FROM "{name}" WHERE fid = ?', [(int(f),) for f in fids])
             _after_edit(con, name, who, "delete", [int(f) for f in fids], None)
         log.info("%s: deleted features %s", name, fids)
+
+
+def _hot_journal(ex: Exception) -> bool:
+    text = str(ex).lower()
+    return "readonly" in text or "read-only" in text
 
 
 def _check_kind(info: LayerInfo, layer: ValidatedLayer) -> None:
