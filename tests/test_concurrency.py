@@ -214,3 +214,50 @@ def test_an_edit_keeps_what_other_layers_built(store_path):
     road = store.read("roads").iloc[:1].drop(columns="id")
     store.insert_features("roads", validate_layer(road, "roads"), who="t")
     assert analysis_inputs(store).network is not network  # a roads edit rebuilds it
+
+
+def test_reads_through_gdal_while_edits_commit_in_the_same_process(store_path):
+    """Python's sqlite3 and GDAL's SQLite in one process: a GDAL read ending while an edit
+    commits must not drop the edit's locks (readers then saw half-written files)."""
+    import geopandas as gpd
+    import shapely
+
+    store = open_store(store_path)
+    stop = time.monotonic() + 6
+    errors, counts = [], []
+
+    def edit():
+        n = 0
+        while time.monotonic() < stop:
+            frame = gpd.GeoDataFrame({"name": [f"e{n}"], "category": ["park"]},
+                                     geometry=[shapely.Point(113.2, 35.2)], crs=4490)
+            try:
+                store.insert_features("services", validate_layer(frame, "services"), who="t")
+            except Exception as ex:  # noqa: BLE001 - every failure is the finding
+                errors.append(f"edit: {ex!r}")
+            n += 1
+
+    def read():
+        while time.monotonic() < stop:
+            try:
+                counts.append(len(open_store(store_path).read("services")))
+                open_store(store_path).layers()
+            except Exception as ex:  # noqa: BLE001
+                errors.append(f"read: {ex!r}")
+
+    threads = [threading.Thread(target=edit), *(threading.Thread(target=read) for _ in range(3))]
+    for t in threads:
+        t.start()
+    reader = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from layers.store import open_store
+        stop = time.monotonic() + 5
+        while time.monotonic() < stop:
+            open_store({str(store_path)!r}).read("services")
+    """)], stderr=subprocess.PIPE, text=True)
+    for t in threads:
+        t.join()
+    _, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err[-2000:]
+    assert not errors, errors[:5]
+    assert counts and counts == sorted(counts)  # each read saw a whole committed state
