@@ -10,6 +10,7 @@ __all__ = ["resolve_area", "analysis_inputs", "AnalysisInputs"]
 from dataclasses import dataclass
 
 import geopandas as gpd
+import pandas as pd
 
 from gis.errors import InputError, NotFoundError
 from gis.network import WalkNetwork, build_network
@@ -80,6 +81,21 @@ def area_isochrones(store: LayerStore, origin: gpd.GeoDataFrame, network: WalkNe
     key = (layer_versions(store, [store.find_kind("renewal_areas"), store.find_kind("roads")]),
            int(origin.id.iloc[0]))
     return _ISOCHRONES.get(key, lambda: walking_isochrones(origin, network)).copy()
+
+
+_REPORTS: VersionedCache[pd.DataFrame] = VersionedCache(64)
+
+
+def area_services_report(store: LayerStore, inputs: AnalysisInputs, origin: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Nearby services of one resolved area against the standards, kept per version of the
+    areas, services and roads layers (the API's and the area map's most asked question)."""
+    from gis.services import nearest_services
+
+    names = [store.find_kind(k) for k in ("renewal_areas", "services")]
+    names += [store.find_kind("roads")] if inputs.network is not None else []
+    key = (layer_versions(store, names), int(origin.id.iloc[0]), repr(sorted(inputs.standards.items())))
+    return _REPORTS.get(key, lambda: nearest_services(origin, inputs.services, network=inputs.network,
+                                                      standards=inputs.standards)).copy()
 
 
 #: The kinds of layer a suitability surface is built from (parcels only rank sites on it).

@@ -261,3 +261,25 @@ def test_reads_through_gdal_while_edits_commit_in_the_same_process(store_path):
     assert reader.returncode == 0, err[-2000:]
     assert not errors, errors[:5]
     assert counts and counts == sorted(counts)  # each read saw a whole committed state
+
+
+def test_the_services_report_follows_the_services_layer(store_path):
+    import geopandas as gpd
+    from pandas.testing import assert_frame_equal
+
+    from layers.inputs import analysis_inputs, area_services_report, resolve_area
+
+    store = open_store(store_path)
+    inputs = analysis_inputs(store)
+    origin = resolve_area(inputs.areas, "西大井片区")
+    first = area_services_report(store, inputs, origin)
+    again = area_services_report(store, analysis_inputs(store), origin)
+    assert_frame_equal(first, again)
+    kg = first.set_index("category").loc["kindergarten"]
+    centre = origin.geometry.iloc[0].representative_point()
+    frame = gpd.GeoDataFrame({"name": ["新幼儿园"], "category": ["kindergarten"]}, geometry=[centre], crs=4490)
+    store.insert_features("services", validate_layer(frame, "services"), who="t")
+    inputs = analysis_inputs(store)
+    after = area_services_report(store, inputs, resolve_area(inputs.areas, "西大井片区")).set_index("category")
+    assert after.loc["kindergarten", "count_300"] == kg.count_300 + 1  # the new one inside the area
+    assert after.loc["kindergarten", "network_m"] == 0 and after.loc["kindergarten", "nearest_name"] == "新幼儿园"

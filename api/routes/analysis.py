@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.cache import FolderCache
 from api.deps import Reader, Store
 from gis.errors import InputError
-from gis.services import area_summary, facilities_near, nearest_services
+from gis.services import area_summary, facilities_near
 from gis.suitability.model import default_spec, spec_from_dict
 from gis.suitability.weights import ahp_weights
 from gis.targets import check_targets
@@ -22,6 +22,7 @@ from layers.features import to_geojson_features
 from layers.inputs import (
     analysis_inputs,
     area_isochrones,
+    area_services_report,
     area_surface,
     parse_require,
     resolve_area,
@@ -44,7 +45,7 @@ def _records(frame) -> list[dict]:
 def services_report(area: str, store: Store, _: Reader) -> dict:
     inputs = analysis_inputs(store)
     origin = resolve_area(inputs.areas, area)
-    report = nearest_services(origin, inputs.services, network=inputs.network, standards=inputs.standards)
+    report = area_services_report(store, inputs, origin)
     summary = area_summary(report).iloc[0]
     return {"area_id": int(origin.id.iloc[0]), "area_name": origin.name.iloc[0], "basis": str(report.basis.iloc[0]),
             "categories_met": int(summary.categories_met), "categories_required": int(summary.categories_required),

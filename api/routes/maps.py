@@ -18,11 +18,18 @@ from api.routes.analysis import SURFACES
 from gis.crs import gcj02_to_wgs84, transform_geometries, wgs84_to_gcj02
 from gis.errors import InputError
 from gis.isochrones import distance_rings
-from gis.services import lines_to_nearest, nearest_services
+from gis.services import lines_to_nearest
 from gis.suitability.model import default_spec
 from gis.targets import TOTAL_REGION, check_targets
 from layers.features import FeatureQuery, query_features, read_layer_cached, to_geojson_features
-from layers.inputs import analysis_inputs, area_isochrones, parse_require, resolve_area, select_on
+from layers.inputs import (
+    analysis_inputs,
+    area_isochrones,
+    area_services_report,
+    parse_require,
+    resolve_area,
+    select_on,
+)
 from layers.schemas import LABELS_ZH
 from maps.builders import STATIC_PREFIX, area_page, overview_page, site_page, targets_page
 
@@ -56,7 +63,7 @@ def overview(request: Request, store: Store, _: Reader, lang: Lang = "zh", basem
 def area_map(area: str, request: Request, store: Store, _: Reader, lang: Lang = "zh", basemap: Basemap = "local"):
     inputs = analysis_inputs(store)
     origin = resolve_area(inputs.areas, area)
-    report = nearest_services(origin, inputs.services, network=inputs.network, standards=inputs.standards)
+    report = area_services_report(store, inputs, origin)
     iso = area_isochrones(store, origin, inputs.network) if inputs.network is not None else None
     lines = lines_to_nearest(origin, report, inputs.services)
     datum = _datum(basemap)
