@@ -141,3 +141,19 @@ def test_gdal_reads_edited_features_through_its_spatial_index(store, areas_4490)
     hits = pyogrio.read_dataframe(store.path, layer="renewal_areas", bbox=(113.99, 35.99, 114.01, 36.01))
     assert hits["name"].tolist() == ["甲片区"]
     assert pyogrio.read_dataframe(store.path, layer="renewal_areas", bbox=(113.199, 35.199, 113.206, 35.205)).empty
+
+
+def test_layer_metadata_is_fresh_after_writes_by_another_process(store):
+    import subprocess
+    import sys
+
+    before = store.info("renewal_areas")
+    edit = ("import sys; from layers.store import open_store; from layers.validate import validate_layer\n"
+            "s = open_store(sys.argv[1]); f = s.read('renewal_areas').iloc[:1].drop(columns='id')\n"
+            "s.insert_features('renewal_areas', validate_layer(f, 'renewal_areas'), who='other')\n")
+    versions = [before.version]
+    for n in (1, 2):
+        subprocess.run([sys.executable, "-c", edit, str(store.path)], check=True)
+        info = store.info("renewal_areas")
+        assert info.feature_count == before.feature_count + n and info.version not in versions
+        versions.append(info.version)

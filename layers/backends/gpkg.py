@@ -94,6 +94,31 @@ class _LibraryGate:
 
 
 _GATE = _LibraryGate()
+_LAYER_LISTS: dict[str, tuple] = {}
+_HEADERS: dict[str, tuple[int, int]] = {}
+_HEADERS_LOCK = threading.Lock()
+
+
+def _change_key(path: Path) -> tuple[int, int, bytes]:
+    """(inode, modification time, SQLite's file change counter): a new value after every
+    commit in place (the counter, header bytes 24–27, rollback-journal mode; the time) and
+    every copy-on-write (the inode; copies carry the counter on, so it never repeats).
+
+    The header is read through one descriptor per file kept open for the process's life:
+    closing a descriptor would drop the POSIX locks of every SQLite connection to the file in
+    this process. A descriptor of a replaced file is closed, its inode no longer the store."""
+    st = os.stat(path)
+    ino = st.st_ino
+    with _HEADERS_LOCK:
+        known = _HEADERS.get(str(path))
+        if known is None or known[0] != ino:
+            fd = os.open(path, os.O_RDONLY)
+            if os.fstat(fd).st_ino != ino:  # replaced between the stat and the open
+                ino = os.fstat(fd).st_ino
+            if known is not None:
+                os.close(known[1])
+            known = _HEADERS[str(path)] = (ino, fd)
+    return known[0], st.st_mtime_ns, os.pread(known[1], 4, 24)
 _RASTERS: VersionedCache[str] = VersionedCache(4)
 
 
@@ -134,8 +159,13 @@ class GeoPackageStore(LayerStore):
             self.recover()
 
     def layers(self) -> list[LayerInfo]:
+        """Every layer's metadata; re-read only when the file changed (every request asks)."""
         if not self.path.exists():
             return []
+        key = _change_key(self.path)
+        cached = _LAYER_LISTS.get(self.uri)
+        if cached is not None and cached[0] == key:
+            return list(cached[1])
         with self._sqlite() as con:
             if not sql.has_table(con, sql.META):
                 return []
@@ -143,7 +173,10 @@ class GeoPackageStore(LayerStore):
             rows = con.execute(f"SELECT name, kind, geometry_type, feature_count, source, imported_at, "
                                f"original_crs, encoding, synthetic, notes, {version} FROM {sql.META} "
                                "ORDER BY name").fetchall()
-        return [LayerInfo(*r[:8], bool(r[8]), r[9] or "", r[10] or "") for r in rows]
+        infos = [LayerInfo(*r[:8], bool(r[8]), r[9] or "", r[10] or "") for r in rows]
+        if _change_key(self.path) == key:  # no commit (or rollback) while we read
+            _LAYER_LISTS[self.uri] = (key, infos)
+        return list(infos)
 
     def info(self, name: str) -> LayerInfo:
         if not self.path.exists():
@@ -252,7 +285,7 @@ class GeoPackageStore(LayerStore):
             tmp_path = Path(tmp)
             try:
                 if self.path.exists():
-                    with _GATE("sqlite3"):  # closing the copy's descriptor drops the process's locks
+                    with _GATE("file"):  # closing the copy's descriptor drops the process's locks
                         shutil.copyfile(self.path, tmp_path)
                 else:
                     tmp_path.unlink()
