@@ -41,12 +41,12 @@ def test_failed_import_leaves_the_store_byte_for_byte(store, tmp_path):
 
 def test_failure_during_the_write_leaves_the_store_unchanged(store, areas_4490, monkeypatch):
     before = sha256(store.path)
-    import layers.backends.gpkg as store_module
+    import layers.backends.gpkg_layers as store_module
 
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(store_module, "_record", explode)
+    monkeypatch.setattr(store_module, "record", explode)
     with pytest.raises(OSError, match="disk full"):
         import_frame(store, areas_4490, layer="renewal_areas", mode="append")
     assert sha256(store.path) == before

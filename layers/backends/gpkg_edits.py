@@ -1,0 +1,92 @@
+"""Feature edits in a GeoPackage: rows of a validated frame as SQL, ETags, the bookkeeping
+after an edit (feature count, layer version, extent, audit)."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+
+import geopandas as gpd
+import shapely
+
+from gis.errors import InputError, NotFoundError, PreconditionError
+from layers import gpkg_sql as sql
+from layers.backends.base import LayerInfo
+from layers.validate import ValidatedLayer
+
+
+def check_kind(info: LayerInfo, layer: ValidatedLayer) -> None:
+    if layer.kind != info.kind:
+        raise InputError(f"{info.name!r} holds {info.kind} features; these were validated as {layer.kind}")
+
+
+def check_precondition(con: sqlite3.Connection, name: str, fid: int, if_match: str | None) -> None:
+    etag = row_etag(con, name, fid)  # NotFoundError when the feature is not there
+    if if_match is not None and if_match.strip() not in ("*", etag, f'"{etag}"', f'W/"{etag}"'):
+        raise PreconditionError(f"feature {fid} of {name!r} changed since you read it (ETag now \"{etag}\"); "
+                                "read it again and re-apply your change")
+
+
+def row_etag(con: sqlite3.Connection, name: str, fid: int) -> str:
+    row = con.execute(f'SELECT * FROM "{name}" WHERE fid = ?', (int(fid),)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no feature {fid} in {name!r}")
+    return hashlib.blake2b(repr(row).encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+
+
+class Rows:
+    """A validated frame as rows of one stored feature table: its columns, SQL and values."""
+
+    def __init__(self, con: sqlite3.Connection, name: str, frame: gpd.GeoDataFrame):
+        self.geom_col, gtype, self.srs_id = sql.geometry_column(con, name)
+        self.multi = gtype.startswith("MULTI")
+        stored = sql.table_columns(con, name)
+        self.columns = [c for c in frame.columns if c not in ("id", "fid", frame.geometry.name)]
+        extra = [c for c in self.columns if c not in stored]
+        if extra:
+            raise InputError(f"columns {extra} are not in the stored layer {name!r}; import the layer again "
+                             "with those columns (--mode replace) or drop them")
+        self.frame = frame
+        cols = ", ".join(f'"{c}"' for c in [self.geom_col, *self.columns])
+        marks = ", ".join("?" for _ in range(len(self.columns) + 1))
+        self.insert_sql = f'INSERT INTO "{name}" ({cols}) VALUES ({marks})'
+        sets = ", ".join(f'"{c}" = ?' for c in [self.geom_col, *self.columns])
+        self.update_sql = f'UPDATE "{name}" SET {sets} WHERE fid = ?'
+
+    def values(self):
+        geoms = self.frame.geometry.values
+        if self.multi:
+            geoms = [_as_multi(g) for g in geoms]
+        records = self.frame[self.columns].astype(object).to_numpy()
+        for geom, record in zip(geoms, records, strict=True):
+            yield [sql.geometry_blob(geom, self.srs_id), *(sql.sql_value(v) for v in record)]
+
+
+def _as_multi(geom):
+    kind = shapely.get_type_id(geom)
+    if kind == 3:
+        return shapely.MultiPolygon([geom])
+    if kind == 1:
+        return shapely.MultiLineString([geom])
+    if kind == 0:
+        return shapely.MultiPoint([geom])
+    return geom
+
+
+def after_edit(con: sqlite3.Connection, name: str, who: str, verb: str, ids: list[int], frame) -> None:
+    """Feature count, a new layer version, the extent GDAL reports and the audit row."""
+    count = con.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]
+    sql.ensure_meta(con)
+    con.execute(f"UPDATE {sql.META} SET feature_count = ?, version = ? WHERE name = ?",
+                (count, sql.new_version(), name))
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    if frame is not None and len(frame):
+        x0, y0, x1, y1 = (float(v) for v in frame.total_bounds)
+        con.execute("UPDATE gpkg_contents SET last_change = ?, min_x = MIN(COALESCE(min_x, ?), ?), "
+                    "min_y = MIN(COALESCE(min_y, ?), ?), max_x = MAX(COALESCE(max_x, ?), ?), "
+                    "max_y = MAX(COALESCE(max_y, ?), ?) WHERE table_name = ?",
+                    (stamp, x0, x0, y0, y0, x1, x1, y1, y1, name))
+    else:
+        con.execute("UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?", (stamp, name))
+    sql.audit(con, who, verb, name, {"ids": ids})
