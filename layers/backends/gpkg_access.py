@@ -21,29 +21,51 @@ from pathlib import Path
 
 class LibraryGate:
     """Admits any number of holders of one library at a time (``"sqlite3"``, ``"pyogrio"``,
-    ``"rasterio"``), so two copies of SQLite never have the store open together in this
-    process. Re-entrant for the same library; a holder must not ask for another one."""
+    ``"rasterio"``, ``"file"``), so two copies of SQLite never have the store open together
+    in this process. Fair: once a thread waits for another library, newcomers of the one
+    holding the gate wait behind it (else a stream of GDAL reads would starve an edit).
+    Re-entrant for a thread already holding the same library."""
 
     def __init__(self):
         self.cond = threading.Condition()
         self.holder: str | None = None
         self.count = 0
+        self.waiting: dict[str, int] = {}
+        self.mine = threading.local()
 
     @contextlib.contextmanager
     def __call__(self, library: str) -> Iterator[None]:
+        held = getattr(self.mine, "held", None)
+        if held is not None and held != library:
+            raise RuntimeError(f"a thread holding the store through {held} asked for it through {library}")
         with self.cond:
-            while self.holder not in (None, library):
-                self.cond.wait()
+            if held is None:
+                self.waiting[library] = self.waiting.get(library, 0) + 1
+                while not self._may_enter(library):
+                    self.cond.wait()
+                self.waiting[library] -= 1
             self.holder = library
             self.count += 1
+        self.mine.held, self.mine.depth = library, getattr(self.mine, "depth", 0) + 1
         try:
             yield
         finally:
+            self.mine.depth -= 1
+            if self.mine.depth == 0:
+                self.mine.held = None
             with self.cond:
                 self.count -= 1
                 if self.count == 0:
                     self.holder = None
-                    self.cond.notify_all()
+                self.cond.notify_all()
+
+    def _may_enter(self, library: str) -> bool:
+        if self.holder is None:
+            # Free: the library waited for longest is not tracked; any waiter may take it,
+            # but a library with nobody else waiting goes first.
+            return True
+        others_waiting = any(n for lib, n in self.waiting.items() if lib != library)
+        return self.holder == library and not others_waiting
 
 
 GATE = LibraryGate()
