@@ -107,9 +107,9 @@ def supply_demand(areas, services, category: str, *, network=None, catchment_m: 
     import geopandas as gpd
     import shapely
 
+    from gis.access import access_points
     from gis.crs import metric_crs
     from gis.network import pairs_within
-    from gis.services import access_points
     from gis.standards import default_standards
 
     if not isinstance(areas, gpd.GeoDataFrame) or not isinstance(services, gpd.GeoDataFrame):

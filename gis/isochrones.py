@@ -46,9 +46,9 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from gis.access import access_points
 from gis.errors import InputError
 from gis.network import Snapped, WalkNetwork, min_per_key
-from gis.services import access_points
 from gis.standards import CIRCLES_M
 
 _GRID_DEG = 1e-7  # output precision: 7 decimals of a degree (~1 cm), as the GeoJSON writers keep

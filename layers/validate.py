@@ -34,6 +34,7 @@ import shapely
 from gis.crs import CGCS2000, CHINA_BOUNDS, CRSSpec, metric_crs, parse_crs
 from gis.errors import CRSError, InputError, Problem, ValidationError
 from gis.units import M2_PER_MU
+from layers.cells import check_cells, check_column_names
 from layers.schemas import VOCABULARIES, LayerSchema, schema_for
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,6 @@ _RANGES = {"households": (0, 1e6), "units": (0, 1e6), "floor_area_m2": (0, 1e9),
 # Fields without a range of their own: integers up to what float64 holds exactly (and far
 # inside int64), floats anything finite.
 _DEFAULT_RANGES = {"int": (-(2.0**53), 2.0**53), "float": (-np.inf, np.inf)}
-_NESTED = (dict, list, tuple, set, np.ndarray)
-_NESTED_MESSAGE = "nested objects and lists are not stored; send a string, number or boolean"
-# infer_dtype results that cannot hold a dict, a list or a str: nothing to look at per value.
-_SCALAR_KINDS = {"empty", "integer", "floating", "mixed-integer-float", "decimal", "boolean", "datetime",
-                 "datetime64", "date", "timedelta", "timedelta64", "time", "period", "complex"}
 _MAX_LISTED = 50
 
 
@@ -115,8 +111,8 @@ def validate_layer(frame, kind: str, *, crs=None) -> ValidatedLayer:
         source_crs = spec.name
         geoms = _check_geometries(frame.geometry.values, schema, problems, repaired, spec)
         frame = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=geoms, crs=CGCS2000)
-    problems += _check_column_names(frame)
-    cell_problems = _check_cells(frame)
+    problems += check_column_names(frame)
+    cell_problems = check_cells(frame)
     field_problems: list[Problem] = []
     _check_fields(frame, schema, field_problems)
     # A cell refused above was emptied; do not also call it empty or not a number.
@@ -354,77 +350,6 @@ def _num(v: float) -> str:
     """1000000 rather than 1e+06 for whole numbers a planner would type; 1e+308, inf as such."""
     v = float(v)
     return str(int(v)) if v.is_integer() and abs(v) < 1e16 else f"{v:g}"
-
-
-def _safe(text: str) -> str:
-    """``text`` with lone surrogates escaped, so a message about it can itself be sent as UTF-8."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _surrogate_message(text: str) -> str:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as ex:
-        shown = text if len(text) <= 40 else text[:39] + "…"
-        return (f"not valid Unicode text (lone surrogate U+{ord(text[ex.start]):04X} at character {ex.start + 1} "
-                f"of {shown!r}); retype the value or save the file as UTF-8")
-    return ""
-
-
-def _check_column_names(frame: pd.DataFrame) -> list[Problem]:
-    return [Problem(None, _safe(c), "the column name is not valid Unicode text (it holds a lone surrogate); "
-                    "rename the column")
-            for c in frame.columns if isinstance(c, str) and _surrogate_message(c)]
-
-
-def _check_cells(frame: pd.DataFrame) -> list[Problem]:
-    """Nested objects/lists and text that is not valid Unicode, in every text-like column.
-
-    Numeric, boolean and date columns are skipped by dtype; a column of strings (the usual
-    case) costs one ``encode`` of its values joined (about 8 ms per 100k values); only a
-    column of mixed types, or one that fails to encode, is looked at value by value. Refused
-    cells are emptied, so the field checks that follow do not trip over them.
-    """
-    problems: list[Problem] = []
-    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
-    for name in frame.columns:
-        col = frame[name]
-        is_text = isinstance(col.dtype, pd.StringDtype)
-        if name == geometry or not (is_text or col.dtype == object):
-            continue
-        values = col.to_numpy(dtype=object)
-        refused = np.zeros(len(values), bool)
-        field_name = _safe(str(name))
-        if not is_text:
-            inferred = pd.api.types.infer_dtype(values, skipna=True)
-            if inferred in _SCALAR_KINDS:
-                continue
-            if inferred != "string":
-                refused = np.fromiter((isinstance(v, _NESTED) for v in values), bool, len(values))
-                problems += [Problem(int(r), field_name, _NESTED_MESSAGE) for r in _rows(refused)[:_MAX_LISTED]]
-                if refused.sum() > _MAX_LISTED:
-                    problems.append(Problem(None, field_name, f"{int(refused.sum()) - _MAX_LISTED} more nested values"))
-        try:
-            _join_text(values).encode("utf-8")
-        except UnicodeEncodeError:
-            broken = {t: m for t in {v for v in values if isinstance(v, str)} if (m := _surrogate_message(t))}
-            mask = np.fromiter((isinstance(v, str) and v in broken for v in values), bool, len(values)) & ~refused
-            problems += [Problem(int(r), field_name, broken[values[r - 1]]) for r in _rows(mask)[:_MAX_LISTED]]
-            if mask.sum() > _MAX_LISTED:
-                problems.append(Problem(None, field_name, f"{int(mask.sum()) - _MAX_LISTED} more values that are "
-                                        "not valid Unicode text"))
-            refused |= mask
-        if refused.any():
-            frame[name] = col.astype(object).where(~refused, None)
-    return problems
-
-
-def _join_text(values: np.ndarray) -> str:
-    """The strings among ``values`` joined (a fast path for all-strings columns)."""
-    try:
-        return "\n".join(values)
-    except TypeError:  # NaN, None, numbers or objects among them
-        return "\n".join(v for v in values if isinstance(v, str))
 
 
 def _check_choices(frame: pd.DataFrame, f, problems: list[Problem]) -> None:

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import shapely
 
+from gis.access import access_points
 from gis.isochrones import walking_isochrones
 from gis.network import NearestField, Snapped, build_network
-from gis.services import access_points, nearest_services
+from gis.services import nearest_services
 
 X0, Y0 = 430000.0, 3900000.0
 

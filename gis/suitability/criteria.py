@@ -21,8 +21,8 @@ from rasterio.warp import Resampling, reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 from scipy.spatial import cKDTree
 
+from gis.access import access_points
 from gis.network import NearestField, Snapped, WalkNetwork
-from gis.services import access_points
 from gis.suitability.grid import Grid
 
 #: NoData reason codes of excluded cells (0 = not excluded).

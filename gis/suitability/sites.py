@@ -22,9 +22,10 @@ import rasterio
 import shapely
 from rasterio import features
 
+from gis.access import access_points
 from gis.errors import InputError
 from gis.network import WalkNetwork, nearest_within_network
-from gis.services import access_points, nearest_services
+from gis.services import nearest_services
 from gis.suitability.combine import combine_arrays
 from gis.suitability.model import SurfaceResult
 from gis.suitability.transforms import apply_transform
