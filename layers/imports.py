@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["import_file", "import_frame"]
+__all__ = ["import_file", "import_frame", "import_osm"]
 
 import logging
 from pathlib import Path
@@ -46,3 +46,27 @@ def import_file(store: LayerStore, path, *, layer: str, kind: str | None = None,
     raw = read_layer_file(path, layer=source_layer, encoding=encoding)
     return import_frame(store, raw.frame, layer=layer, kind=kind, crs=crs, mode=mode,
                         source=Path(path).name, encoding=raw.encoding, who=who)
+
+
+def import_osm(store: LayerStore, path, *, bbox=None, layers=("roads", "services"), mode: str = "replace",
+               categories=None, walkable=None, who: str = "cli", progress=None):
+    """Build ``roads`` and/or ``services`` from an OSM extract and write them in one transaction
+    (both or neither). Returns the :class:`layers.osm.OsmLayers` report."""
+    from layers.osm import read_osm
+
+    unknown = set(layers) - {"roads", "services"}
+    if unknown or not layers:
+        raise InputError(f"--layers takes roads and/or services, got {', '.join(layers) or 'nothing'}")
+    result = read_osm(path, bbox=bbox, layers=layers, categories=categories, walkable=walkable, progress=progress)
+    items = []
+    for name in layers:
+        frame = getattr(result, name)
+        if frame is None or frame.empty:
+            raise InputError(f"{Path(path).name} holds no {name} that can be imported"
+                             + (" inside the box" if bbox else ""))
+        validated = validate_layer(frame, name)
+        items.append((name, validated, {"mode": mode, "source": f"OpenStreetMap {Path(path).name} (ODbL)",
+                                        "encoding": "UTF-8"}))
+    store.write_many(items, who=who)
+    log.info("imported %s from %s", ", ".join(layers), Path(path).name)
+    return result

@@ -11,7 +11,7 @@ from layers.landuse_txt import write_landuse_txt
 from layers.sample import WEST_BIG_WELL, build_sample_store
 from layers.schemas import SCHEMAS
 from layers.writers import FORMATS, write_layer
-from renewal_cli.output import print_json, print_table
+from renewal_cli.output import print_json, print_table, progress_bar
 
 
 def register(sub) -> None:
@@ -32,6 +32,15 @@ def register(sub) -> None:
     p.add_argument("--mode", choices=("replace", "append"), default="replace")
     p.add_argument("--source-layer", help="layer inside a multi-layer file (GeoPackage)")
     p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser("import-osm", help="roads (walkable, split where ways meet) and services from an OSM extract")
+    p.add_argument("file", help=".osm.pbf (or .osm) extract")
+    p.add_argument("--bbox", help="W,S,E,N in degrees: keep what lies inside")
+    p.add_argument("--layers", default="roads,services", help="roads,services (default both)")
+    p.add_argument("--mode", choices=("replace", "append"), default="replace")
+    p.add_argument("--categories", help="CSV replacing the OSM tag → category table")
+    p.add_argument("--walkable", help="CSV replacing the walkable highway → road_class table")
+    p.set_defaults(handler=cmd_import_osm)
 
     p = sub.add_parser("export", help="export a layer (GeoJSON, GeoPackage, zipped Shapefile, CSV)")
     p.add_argument("layer")
@@ -93,6 +102,25 @@ def cmd_import(store, args) -> int:
         print(f"note: {p}", file=sys.stderr)
     print(f"imported {len(validated.frame)} features into {info.name} ({info.kind}, from {info.original_crs}, "
           f"encoding {info.encoding}); the layer now holds {info.feature_count}")
+    return 0
+
+
+def cmd_import_osm(store, args) -> int:
+    from layers.imports import import_osm
+
+    bbox = None
+    if args.bbox:
+        try:
+            bbox = tuple(float(v) for v in args.bbox.split(","))
+        except ValueError:
+            raise InputError(f"--bbox takes W,S,E,N in degrees, got {args.bbox!r}") from None
+        if len(bbox) != 4 or bbox[0] >= bbox[2] or bbox[1] >= bbox[3]:
+            raise InputError(f"--bbox takes W,S,E,N with W < E and S < N, got {args.bbox!r}")
+    layers = tuple(v.strip() for v in args.layers.split(",") if v.strip())
+    with progress_bar("reading OSM objects") as bar:
+        result = import_osm(store, args.file, bbox=bbox, layers=layers, mode=args.mode, categories=args.categories,
+                            walkable=args.walkable, progress=bar)
+    print("\n".join(result.summary_lines()))
     return 0
 
 

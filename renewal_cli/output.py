@@ -62,3 +62,12 @@ def cell_progress(description: str):
                     disable=not sys.stderr.isatty(), leave=False)
 
     return bar
+
+
+def progress_bar(description: str, unit: str = "obj"):
+    """A tqdm bar without a known total on stderr (silent when stderr is not a terminal); use
+    it as a context manager."""
+    from tqdm import tqdm
+
+    return tqdm(desc=description, unit=unit, unit_scale=True, file=sys.stderr, disable=not sys.stderr.isatty(),
+                leave=False)

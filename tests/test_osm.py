@@ -1,0 +1,120 @@
+"""OpenStreetMap import on a small extract written in the test with pyosmium: which ways walk,
+where they split, what a clipped extract loses, which tags become which category, and
+walking distances on the imported network against networkx on the same OSM ways."""
+
+import networkx as nx
+import numpy as np
+import pytest
+from pyproj import Transformer
+
+from gis.errors import InputError
+from layers.imports import import_osm
+from layers.osm import read_osm, split_ways
+from layers.store import open_store
+from renewal_cli.main import main
+
+X0, Y0, D = 113.240, 35.210, 0.001
+NODES = {1: (0, 0), 2: (1, 0), 3: (2, 0), 4: (1, 1), 5: (2, 1), 6: (3, 1), 11: (3, 3), 12: (4, 3),
+         21: (0, -1), 22: (1, -1), 23: (1, -2), 24: (0, -2), 31: (5, 0), 32: (6, 0), 33: (6, 1), 34: (5, 1)}
+POIS = {40: ((0.5, 0.5), {"amenity": "school", "isced:level": "1", "name": "解放路小学"}),
+        41: ((1.5, 0.5), {"amenity": "kindergarten", "name": "Sunshine", "name:zh": "阳光幼儿园"}),
+        42: ((2.5, 0.5), {"highway": "bus_stop", "name": "解放路站"}),
+        43: ((2.5, 1.5), {"amenity": "school", "name": "Riverside School"}),
+        44: ((3.5, 1.5), {"shop": "clothes", "name": "服装店"})}
+WAYS = [(100, [1, 2, 3], {"highway": "residential", "name": "Jiefang Rd", "name:zh": "解放路"}),
+        (101, [2, 4, 5], {"highway": "footway"}),
+        (102, [3, 5], {"highway": "service", "foot": "no"}),
+        (103, [5, 6], {"highway": "service", "access": "private", "foot": "yes"}),
+        (104, [21, 22, 23, 24, 21], {"highway": "pedestrian", "area": "yes", "name": "人民广场"}),
+        (105, [6, 99, 11, 12], {"highway": "residential"}),  # node 99 is not in the extract
+        (106, [31, 32, 33, 34, 31], {"leisure": "park", "name": "龙源湖公园"}),
+        (107, [12, 6], {"highway": "motorway"})]
+
+
+@pytest.fixture(scope="module")
+def extract(tmp_path_factory):
+    import osmium
+    from osmium.osm.mutable import Node, Relation, Way
+
+    path = tmp_path_factory.mktemp("osm") / "small.osm.pbf"
+    with osmium.SimpleWriter(str(path), overwrite=True) as writer:
+        for i in sorted({**NODES, **POIS}):
+            (dx, dy), tags = (NODES[i], {}) if i in NODES else POIS[i]
+            writer.add_node(Node(id=i, location=(X0 + dx * D, Y0 + dy * D), tags=tags))
+        for i, refs, tags in WAYS:
+            writer.add_way(Way(id=i, nodes=refs, tags=tags))
+        writer.add_relation(Relation(id=500, members=[("w", 106, "outer")],
+                                     tags={"type": "multipolygon", "amenity": "hospital", "name": "人民医院"}))
+    return path
+
+
+def _xy(node):
+    dx, dy = NODES[node]
+    return X0 + dx * D, Y0 + dy * D
+
+
+def test_walkable_ways_split_where_they_meet_and_cut_at_gaps(extract):
+    result = read_osm(extract)
+    roads = result.roads
+    ends = sorted((tuple(np.round(g.coords[0], 6)), tuple(np.round(g.coords[-1], 6))) for g in roads.geometry)
+    expected = sorted([(_xy(1), _xy(2)), (_xy(2), _xy(3)), (_xy(2), _xy(5)), (_xy(5), _xy(6)), (_xy(21), _xy(21)),
+                       (_xy(11), _xy(12))])
+    assert ends == [tuple(tuple(round(v, 6) for v in p) for p in pair) for pair in expected]
+    assert result.ways == 5 and result.cuts == 1  # 102 (foot=no) and 107 (motorway) left out
+    assert result.skipped_ways == {"foot=no": 1, "highway=motorway": 1}
+    by_name = roads.groupby(roads["name"].fillna("-"))["road_class"].agg(list).to_dict()
+    assert by_name == {"解放路": ["branch", "branch"], "人民广场": ["footway"], "-": ["footway", "branch", "branch"]}
+
+
+def test_services_are_mapped_by_the_table_and_the_rest_is_reported(extract):
+    result = read_osm(extract)
+    services = result.services.set_index("name")
+    assert services["category"].to_dict() == {"解放路小学": "primary_school", "阳光幼儿园": "kindergarten",
+                                              "解放路站": "bus_stop", "龙源湖公园": "park", "人民医院": "hospital"}
+    assert result.unmapped == {"amenity=school (level unknown)": 1, "shop=clothes": 1}
+    park = services.loc["龙源湖公园"].geometry
+    assert _xy(31)[0] < park.x < _xy(32)[0] and _xy(31)[1] < park.y < _xy(34)[1]  # a point inside the polygon
+
+
+def test_a_box_keeps_what_is_inside_and_cuts_streets_at_its_edge(extract):
+    box = (X0 - 0.0005, Y0 - 0.0005, X0 + 0.0015, Y0 + 0.0015)  # nodes 1, 2, 4 and POI 40
+    result = read_osm(extract, bbox=box)
+    assert sorted(len(g.coords) for g in result.roads.geometry) == [2, 2]  # 1-2 and 2-4
+    assert result.services["name"].tolist() == ["解放路小学"]
+
+
+def test_split_ways_closed_ring_and_short_pieces():
+    refs, starts = np.array([7, 8, 9, 7, 1, 2]), np.array([0, 4, 6])
+    (way, first, last), cuts = split_ways(refs, starts, np.ones(6, bool))
+    assert way.tolist() == [0, 1] and first.tolist() == [0, 4] and last.tolist() == [3, 5] and cuts == 0
+
+
+def test_import_osm_writes_both_layers_and_distances_match_networkx(extract, tmp_path):
+    from gis.network import build_network, nearest_within_network
+
+    store = open_store(tmp_path / "s.gpkg")
+    import_osm(store, extract)
+    assert store.info("roads").feature_count == 6 and store.info("services").feature_count == 5
+    assert "OpenStreetMap" in store.info("roads").source
+    net = build_network(store.read("roads"))
+    gk = Transformer.from_crs(4490, net.crs, always_xy=True)
+    graph = nx.Graph()
+    for way in ([1, 2, 3], [2, 4, 5], [5, 6], [21, 22, 23, 24, 21], [11, 12]):
+        for a, b in zip(way, way[1:], strict=False):
+            graph.add_edge(a, b, weight=float(np.hypot(*np.subtract(gk.transform(*_xy(a)), gk.transform(*_xy(b))))))
+    for a, b in [(1, 6), (3, 4), (1, 5)]:
+        expected = nx.shortest_path_length(graph, a, b, weight="weight")
+        _, got = nearest_within_network(net, np.array([gk.transform(*_xy(a))]), np.array([gk.transform(*_xy(b))]))
+        assert got[0] == pytest.approx(expected, abs=0.05)
+
+
+def test_the_cli_prints_what_was_mapped_and_refuses_bad_input(extract, tmp_path, capsys):
+    store = tmp_path / "s.gpkg"
+    assert main(["--store", str(store), "import-osm", str(extract), "--layers", "services"]) == 0
+    out = capsys.readouterr().out
+    assert "kindergarten (幼儿园): 1" in out and "unmapped shop=clothes: 1" in out
+    assert main(["--store", str(store), "import-osm", str(extract), "--bbox", "1,2,3"]) == 2
+    assert main(["--store", str(store), "import-osm", str(tmp_path)]) == 2
+    assert "not a file" in capsys.readouterr().err
+    with pytest.raises(InputError, match="roads and/or services"):
+        import_osm(open_store(store), extract, layers=("rivers",))
