@@ -118,3 +118,20 @@ def test_the_cli_prints_what_was_mapped_and_refuses_bad_input(extract, tmp_path,
     assert "not a file" in capsys.readouterr().err
     with pytest.raises(InputError, match="roads and/or services"):
         import_osm(open_store(store), extract, layers=("rivers",))
+
+
+def test_post_imports_takes_an_osm_extract(extract, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    client = TestClient(create_app(Settings(store=str(tmp_path / "s.gpkg"), edit_tokens="a:t")))
+    with open(extract, "rb") as fh:
+        r = client.post("/imports", files={"file": ("jiaozuo.osm.pbf", fh)}, headers={"Authorization": "Bearer t"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["layers"]["roads"]["feature_count"] == 6 and body["mapped"]["park"] == 1
+    assert body["unmapped"] == {"amenity=school (level unknown)": 1, "shop=clothes": 1}
+    r = client.post("/imports", files={"file": ("broken.osm.pbf", b"not a pbf")}, headers={"Authorization": "Bearer t"})
+    assert r.status_code == 400 and "not a readable OSM file" in r.json()["detail"]

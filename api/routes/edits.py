@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from api.deps import BaseURL, Editor, Store
 from gis.errors import InputError
 from layers.edits import add_features, delete_feature, geojson_to_frame, replace_feature
-from layers.imports import import_file
+from layers.imports import import_file, import_osm
 
 router = APIRouter(tags=["Edits"])
 
@@ -82,12 +82,20 @@ def upload_name(filename: str | None) -> str:
     return name
 
 
-@router.post("/imports", status_code=201, summary="Import a file as a layer (validated whole, atomic)")
+def _is_osm(name: str) -> bool:
+    return name.lower().endswith((".osm.pbf", ".osm"))
+
+
+@router.post("/imports", status_code=201, summary="Import a file as a layer (validated whole, atomic); an OSM "
+             "extract (.osm.pbf) builds roads and services")
 async def import_upload(store: Store, who: Editor, file: UploadFile,
-                        layer: Annotated[str, Form()], kind: Annotated[str | None, Form()] = None,
+                        layer: Annotated[str | None, Form(description="the layer; for .osm.pbf: roads,services")] = None,
+                        kind: Annotated[str | None, Form()] = None,
                         crs: Annotated[str | None, Form()] = None, encoding: Annotated[str | None, Form()] = None,
                         mode: Annotated[str, Form()] = "replace"):
     name = upload_name(file.filename)
+    if layer is None and not _is_osm(name):
+        raise InputError("give the layer to import into (form field 'layer', e.g. services)")
 
     def run():
         with tempfile.TemporaryDirectory(prefix="import-") as tmp:
@@ -95,9 +103,18 @@ async def import_upload(store: Store, who: Editor, file: UploadFile,
             with open(path, "wb") as out:
                 while chunk := file.file.read(1 << 20):
                     out.write(chunk)
+            if _is_osm(name):
+                layers = tuple(v.strip() for v in (layer or "roads,services").split(",") if v.strip())
+                return import_osm(store, path, layers=layers, mode=mode, who=who)
             return import_file(store, path, layer=layer, kind=kind, crs=crs, encoding=encoding, mode=mode, who=who)
 
-    info, validated = await run_in_threadpool(run)
+    result = await run_in_threadpool(run)
+    if _is_osm(name):
+        return JSONResponse({"layers": {n: store.info(n).to_dict() for n in ("roads", "services")
+                                        if getattr(result, n) is not None},
+                             "mapped": dict(result.mapped), "unmapped": dict(result.unmapped),
+                             "summary": result.summary_lines()}, status_code=201)
+    info, validated = result
     return JSONResponse({"layer": info.to_dict(), "imported": len(validated.frame),
                          "repaired": [str(p) for p in validated.repaired],
                          "notices": [str(p) for p in validated.notices]}, status_code=201)
