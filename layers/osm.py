@@ -103,23 +103,37 @@ def load_category_rules(path=None) -> list[tuple[str, str, list[tuple[str, str]]
     return out
 
 
-def _category(tags, rules) -> tuple[str | None, str | None]:
-    """(category, None) or (None, the tag reported as unmapped) or (None, None) if not a POI."""
-    for key, value, when, category in rules:
-        v = tags.get(key)
-        if v is None or (value != "*" and v != value) or any(tags.get(k) != w for k, w in when):
-            continue
-        if category != "school":
-            return category, None
+class _CategoryRules:
+    """The table's rows indexed by key: a feature is tried against the rows of the keys it
+    has (in table order), which keeps the per-feature Python work to a few tag look-ups."""
+
+    def __init__(self, rows: list):
+        self.by_key: dict[str, list] = {}
+        for index, (key, value, when, category) in enumerate(rows):
+            self.by_key.setdefault(key, []).append((index, value, when, category))
+        self.keys = tuple(dict.fromkeys([*self.by_key, *POI_KEYS]))
+
+    def match(self, tags) -> tuple[str | None, str | None]:
+        """(category, None), or (None, the tag reported as unmapped), or (None, None) if the
+        feature is no facility at all."""
+        present = [(k, tags[k]) for k in self.keys if k in tags]
+        best = None
+        for key, v in present:
+            for index, value, when, category in self.by_key.get(key, ()):
+                if (value == "*" or v == value) and all(tags.get(k) == w for k, w in when):
+                    if best is None or index < best[0]:
+                        best = (index, category)
+                    break
+        if best is None:
+            poi = next(((k, v) for k, v in present if k != "highway" and k in POI_KEYS), None)
+            return None, (f"{poi[0]}={poi[1]}" if poi else None)
+        if best[1] != "school":
+            return best[1], None
         level = _SCHOOL_LEVELS.get((tags.get("isced:level") or "").split(";")[0].strip())
         name = tags.get("name:zh") or tags.get("name") or ""
         level = level or ("primary_school" if "小学" in name else
                           "middle_school" if any(s in name for s in ("中学", "初中", "高中")) else None)
         return (level, None) if level else (None, "amenity=school (level unknown)")
-    for key in POI_KEYS:
-        if key in tags and key != "highway":
-            return None, f"{key}={tags[key]}"
-    return None, None
 
 
 def read_osm(path, *, bbox=None, layers=("roads", "services"), categories=None, walkable=None,
@@ -143,7 +157,7 @@ def read_osm(path, *, bbox=None, layers=("roads", "services"), categories=None, 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path.name} is not a file; pass an .osm.pbf extract")
-    rules, classes = load_category_rules(categories), load_walkable_rules(walkable)
+    rules, classes = _CategoryRules(load_category_rules(categories)), load_walkable_rules(walkable)
     out, ways, pois = OsmLayers(), _Ways(), []
     fp = osmium.FileProcessor(str(path)).with_locations()
     if "services" in layers:
@@ -158,7 +172,7 @@ def read_osm(path, *, bbox=None, layers=("roads", "services"), categories=None, 
             if obj.is_way() and "roads" in layers:
                 ways.add(obj, classes, out.skipped_ways)
             elif (obj.is_node() or obj.is_area()) and "services" in layers:
-                category, unmapped = _category(obj.tags, rules)
+                category, unmapped = rules.match(obj.tags)
                 if unmapped:
                     out.unmapped[unmapped] += 1
                 if category:
