@@ -7,7 +7,8 @@ __all__ = ["import_file", "import_frame", "import_osm"]
 import logging
 from pathlib import Path
 
-from gis.errors import InputError
+from gis.errors import InputError, Problem
+from layers.poi_exports import categorize_poi_export, poi_export_kind
 from layers.readers import read_layer_file
 from layers.schemas import SCHEMAS
 from layers.store import LayerInfo, LayerStore
@@ -40,12 +41,21 @@ def import_frame(store: LayerStore, frame, *, layer: str, kind: str | None = Non
 
 def import_file(store: LayerStore, path, *, layer: str, kind: str | None = None, crs=None,
                 encoding: str | None = None, mode: str = "replace", who: str = "cli",
-                source_layer: str | None = None) -> tuple[LayerInfo, ValidatedLayer]:
-    """Read ``path`` and import it as ``layer`` (see :func:`import_frame`)."""
+                source_layer: str | None = None, poi_table=None,
+                skip_unmapped: bool = False) -> tuple[LayerInfo, ValidatedLayer]:
+    """Read ``path`` and import it as ``layer`` (see :func:`import_frame`). A services table
+    exported from Amap or Baidu maps gets its categories from their type codes or tags
+    (:mod:`layers.poi_exports`); what was mapped and skipped is in the result's notices."""
     kind = _kind_for(layer, kind)
     raw = read_layer_file(path, layer=source_layer, encoding=encoding)
-    return import_frame(store, raw.frame, layer=layer, kind=kind, crs=crs, mode=mode,
-                        source=Path(path).name, encoding=raw.encoding, who=who)
+    frame, report = raw.frame, None
+    if kind == "services" and poi_export_kind(frame):
+        frame, report = categorize_poi_export(frame, table=poi_table, skip_unmapped=skip_unmapped)
+    info, validated = import_frame(store, frame, layer=layer, kind=kind, crs=crs, mode=mode,
+                                   source=Path(path).name, encoding=raw.encoding, who=who)
+    if report is not None:
+        validated.notices = [Problem(None, None, line) for line in report.lines()] + validated.notices
+    return info, validated
 
 
 def import_osm(store: LayerStore, path, *, bbox=None, layers=("roads", "services"), mode: str = "replace",

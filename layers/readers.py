@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 LON_COLUMNS = ("lon", "lng", "long", "longitude", "经度", "x")
 LAT_COLUMNS = ("lat", "latitude", "纬度", "y")
-_VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".csv", ".txt"}
+_VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".csv", ".xlsx", ".txt"}
 _FALLBACK_ENCODING = "GB18030"
 
 
@@ -85,6 +85,8 @@ def read_layer_file(path, *, layer: str | None = None, encoding: str | None = No
         )
     if suffix == ".csv":
         return _read_csv(path, encoding)
+    if suffix == ".xlsx":
+        return _read_xlsx(path)
     if suffix == ".txt":
         from layers.landuse_txt import read_landuse_txt
 
@@ -203,15 +205,29 @@ def _read_csv(path: Path, encoding: str | None) -> RawLayer:
             raise InputError(f"{path.name} is not a well-formed CSV: {ex}") from ex
     if frame is None:
         raise InputError(f"{path.name}: text is not {encoding}; pass the right --encoding (GBK, UTF-8)") from last
+    return _table_layer(path, frame, used, "CSV")
+
+
+def _read_xlsx(path: Path) -> RawLayer:
+    try:
+        frame = pd.read_excel(path, dtype=str, engine="openpyxl", keep_default_na=False, na_values=[""])
+    except (ValueError, OSError, KeyError) as ex:  # openpyxl's "not a zip file", bad sheets
+        raise InputError(f"{path.name} is not a readable .xlsx workbook ({ex})") from ex
+    return _table_layer(path, frame, "xlsx", "xlsx")
+
+
+def _table_layer(path: Path, frame: pd.DataFrame, used: str, driver: str) -> RawLayer:
+    """A table (CSV, xlsx) as a layer: WKT or lon/lat columns become geometry; else attributes."""
     if len(frame) == 0:
         raise ValidationError(f"{path.name} has a header but no rows; nothing to import")
+    frame.columns = [str(c).strip() for c in frame.columns]
     wkt_col = _find_column(frame.columns, ("wkt", "geometry", "geom"))
     if wkt_col is not None:
-        return RawLayer(_wkt_frame(path, frame, wkt_col), used, "CSV")
+        return RawLayer(_wkt_frame(path, frame, wkt_col), used, driver)
     lon_col = _find_column(frame.columns, LON_COLUMNS)
     lat_col = _find_column(frame.columns, LAT_COLUMNS)
     if lon_col is None or lat_col is None:
-        return RawLayer(frame, used, "CSV")  # an attribute table (e.g. targets)
+        return RawLayer(frame, used, driver)  # an attribute table (e.g. targets)
     lon = pd.to_numeric(frame[lon_col], errors="coerce")
     lat = pd.to_numeric(frame[lat_col], errors="coerce")
     problems = [
@@ -227,7 +243,7 @@ def _read_csv(path: Path, encoding: str | None) -> RawLayer:
     log.info("%s: lon/lat columns %r/%r read as CGCS2000 degrees unless --crs says otherwise",
              path.name, lon_col, lat_col)
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=4490)
-    return RawLayer(gdf, used, "CSV")
+    return RawLayer(gdf, used, driver)
 
 
 def _wkt_frame(path: Path, frame: pd.DataFrame, column: str) -> gpd.GeoDataFrame:

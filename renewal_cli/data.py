@@ -31,6 +31,9 @@ def register(sub) -> None:
     p.add_argument("--encoding", help="text encoding (e.g. GBK); default: .cpg, else UTF-8, else GB18030")
     p.add_argument("--mode", choices=("replace", "append"), default="replace")
     p.add_argument("--source-layer", help="layer inside a multi-layer file (GeoPackage)")
+    p.add_argument("--poi-table", help="CSV replacing the Amap type-code / Baidu tag → category table")
+    p.add_argument("--skip-unmapped", action="store_true",
+                   help="Amap/Baidu exports: leave out (and report) POIs whose type maps to no category")
     p.set_defaults(handler=cmd_import)
 
     p = sub.add_parser("import-osm", help="roads (walkable, split where ways meet) and services from an OSM extract")
@@ -97,7 +100,8 @@ def cmd_layers(store, args) -> int:
 
 def cmd_import(store, args) -> int:
     info, validated = import_file(store, args.file, layer=args.layer, kind=args.kind, crs=args.crs,
-                                  encoding=args.encoding, mode=args.mode, source_layer=args.source_layer)
+                                  encoding=args.encoding, mode=args.mode, source_layer=args.source_layer,
+                                  poi_table=args.poi_table, skip_unmapped=args.skip_unmapped)
     for p in validated.repaired + validated.notices:
         print(f"note: {p}", file=sys.stderr)
     print(f"imported {len(validated.frame)} features into {info.name} ({info.kind}, from {info.original_crs}, "
