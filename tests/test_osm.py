@@ -216,3 +216,48 @@ def test_walking_distances_on_a_real_extract_equal_networkx(helsinki):
         expected = nx.shortest_path_length(graph, a, b, weight="weight")
         _, got = nearest_within_network(net, np.array([where[a]]), np.array([where[b]]))
         assert got[0] == pytest.approx(expected, abs=0.1)
+
+
+def test_services_report_on_a_real_extract_imported_where_planners_work(helsinki, tmp_path):
+    """The Helsinki extract moved onto Jiaozuo's Gauss–Krüger zone (coordinates shifted, ids
+    kept), imported with `import_osm`, and an area's nearest bus stop by walking checked
+    against networkx on the same streets (brute-force snapping, tests/helpers/reference)."""
+    import geopandas as gpd
+    import osmium
+    import shapely
+    from osmium.osm.mutable import Node, Relation, Way
+
+    from gis.access import access_points
+    from gis.services import nearest_services
+    from layers.validate import validate_layer
+    from tests.helpers.reference import lines_of, reference_distances
+
+    dx, dy = 113.20 - 24.94, 35.22 - 60.17
+    moved = tmp_path / "moved.osm.pbf"
+    with osmium.SimpleWriter(str(moved), overwrite=True) as w:
+        for o in osmium.FileProcessor(helsinki, osmium.osm.NODE):
+            w.add_node(Node(id=o.id, location=(o.location.lon + dx, o.location.lat + dy), tags=dict(o.tags)))
+        for o in osmium.FileProcessor(helsinki, osmium.osm.WAY):
+            w.add_way(Way(id=o.id, nodes=[n.ref for n in o.nodes], tags=dict(o.tags)))
+        for o in osmium.FileProcessor(helsinki, osmium.osm.RELATION):
+            w.add_relation(Relation(id=o.id, members=[(m.type, m.ref, m.role) for m in o.members], tags=dict(o.tags)))
+    store = open_store(tmp_path / "s.gpkg")
+    import_osm(store, moved)
+    roads, services = store.read("roads"), store.read("services")
+    centre = shapely.Point(*np.median(shapely.get_coordinates(roads.geometry.values), axis=0))
+    area = gpd.GeoDataFrame({"name": ["测试片区"], "county": ["解放区"], "kind": ["old_compound"]},
+                            geometry=[centre.buffer(0.0008)], crs=4490)
+    area = validate_layer(area, "renewal_areas").frame
+    from gis.network import build_network
+
+    net = build_network(roads)
+    report = nearest_services(area, services, network=net).set_index("category")
+    origins, _ = access_points(area.to_crs(net.crs).geometry.values, 25.0, net)
+    lines, compared = lines_of(roads.to_crs(net.crs)), 0
+    for category in ("bus_stop", "metro", "supermarket", "culture"):
+        found = services[services.category == category].to_crs(net.crs)
+        inside = found.within(area.to_crs(net.crs).geometry.iloc[0]).any()
+        ref = reference_distances(lines, origins, shapely.get_coordinates(found.geometry.values))
+        assert report.loc[category, "network_m"] == pytest.approx(0.0 if inside else ref.min(), abs=0.1), category
+        compared += not inside
+    assert compared >= 2
