@@ -147,17 +147,18 @@ def test_a_killed_import_leaves_the_store_byte_for_byte(store_path, tmp_path):
     import shapely
 
     rng = np.random.default_rng(1)
-    big = gpd.GeoDataFrame({"name": [f"p{i}" for i in range(30_000)], "category": "park"},
-                           geometry=shapely.points(113.1 + rng.random(30_000) * 0.2, 35.15 + rng.random(30_000) * 0.1),
-                           crs=4490)
+    x, y = 113.1 + rng.random(30_000) * 0.2, 35.15 + rng.random(30_000) * 0.1
+    big = gpd.GeoDataFrame({"name": [f"p{i}" for i in range(30_000)], "max_far": 2.0},
+                           geometry=shapely.buffer(shapely.points(x, y), 0.0005, quad_segs=8), crs=4490)
     source = tmp_path / "big.gpkg"
     big.to_file(source, driver="GPKG")
     before = sha256(store_path)
     proc = subprocess.Popen([sys.executable, "-m", "renewal_cli.main", "--store", str(store_path), "import",
-                             str(source), "--layer", "services", "--mode", "append"])
+                             str(source), "--layer", "parcels", "--mode", "append"])
     deadline = time.monotonic() + 60
     while not list(store_path.parent.glob(".renewal.gpkg.*.tmp.gpkg")) and time.monotonic() < deadline:
         time.sleep(0.005)  # kill it while it writes its copy
+    assert proc.poll() is None, "the import ended before it could be killed mid-write"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert sha256(store_path) == before
