@@ -9,7 +9,8 @@ beds) per person. 2SFCA has w = 1 inside the catchment; E2SFCA uses the Gaussian
 
 from __future__ import annotations
 
-__all__ = ["two_step_fca", "gaussian_decay", "PERSONS_PER_HOUSEHOLD", "demand_from_households", "supply_demand"]
+__all__ = ["two_step_fca", "supply_ratios", "accessibility_of", "gaussian_decay", "PERSONS_PER_HOUSEHOLD",
+           "demand_from_households", "population_demand", "supply_demand"]
 
 import numpy as np
 import pandas as pd
@@ -76,17 +77,34 @@ def two_step_fca(pairs: pd.DataFrame, demand: pd.Series, supply: pd.Series, catc
         raise InputError(f"catchment_m must be positive, got {catchment_m}")
     if decay not in ("none", "gaussian"):
         raise InputError(f"decay must be 'none' or 'gaussian', got {decay!r}")
+    ratio = supply_ratios(pairs, demand, supply, catchment_m, decay)
+    return accessibility_of(pairs, ratio, demand.index, catchment_m, decay)
+
+
+def _weighted(pairs: pd.DataFrame, catchment_m: float, decay: str) -> pd.DataFrame:
     p = pairs[pairs.distance_m <= catchment_m].copy()
     p["w"] = 1.0 if decay == "none" else gaussian_decay(p.distance_m.to_numpy(), catchment_m)
-    p["pop"] = p.demand_id.map(demand).fillna(0.0)
-    p["cap"] = p.supply_id.map(supply).fillna(0.0)
-    weighted_demand = (p.w * p["pop"]).groupby(p.supply_id).sum()
-    ratio = (supply / weighted_demand).replace([np.inf, -np.inf], np.nan).fillna(0.0)
+    return p
+
+
+def supply_ratios(pairs: pd.DataFrame, demand: pd.Series, supply: pd.Series, catchment_m: float,
+                  decay: str = "none") -> pd.Series:
+    """Step 1: each facility's capacity over the (weighted) demand within its catchment."""
+    p = _weighted(pairs, catchment_m, decay)
+    weighted_demand = (p.w * p.demand_id.map(demand).fillna(0.0)).groupby(p.supply_id).sum()
+    return (supply / weighted_demand).replace([np.inf, -np.inf], np.nan).fillna(0.0)
+
+
+def accessibility_of(pairs: pd.DataFrame, ratio: pd.Series, index, catchment_m: float,
+                     decay: str = "none") -> pd.DataFrame:
+    """Step 2: each place's sum of (weighted) supply ratios of the facilities in reach, and how
+    many facilities those are. The places need not be the demand of step 1 (renewal areas
+    measured within the whole population)."""
+    p = _weighted(pairs, catchment_m, decay)
     p["r"] = p.supply_id.map(ratio).fillna(0.0)
     acc = (p.w * p.r).groupby(p.demand_id).sum()
     count = p[p.w > 0].groupby("demand_id").size()
-    out = pd.DataFrame(index=demand.index)
-    out.index.name = "demand_id"
+    out = pd.DataFrame(index=pd.Index(index, name="demand_id"))
     out["accessibility"] = acc.reindex(out.index).fillna(0.0)
     out["facilities"] = count.reindex(out.index).fillna(0).astype(int)
     return out
@@ -94,22 +112,23 @@ def two_step_fca(pairs: pd.DataFrame, demand: pd.Series, supply: pd.Series, catc
 
 def supply_demand(areas, services, category: str, *, network=None, catchment_m: float | None = None,
                   decay: str = "none", persons_per_household: float = PERSONS_PER_HOUSEHOLD,
-                  spacing: float = 25.0) -> pd.DataFrame:
+                  spacing: float = 25.0, population=None) -> pd.DataFrame:
     """2SFCA/E2SFCA of one category's capacity (seats, beds) for renewal areas' residents.
 
-    Demand is households × persons per household; distances are walking distances from each
-    area's boundary (straight-line without a network); a facility inside an area is at 0 m.
+    Demand (step 1) is everyone living within each facility's catchment: the ``population``
+    layer's units (grid cells or compounds, with ``population`` persons or ``households``),
+    reached from a point inside each; without one, only the renewal areas' own households ×
+    persons per household (``attrs["demand"]`` says which). Each area (step 2) is reached from
+    its boundary (straight-line without a network); a facility inside an area is at 0 m.
     ``catchment_m`` defaults to the category's GB 50180-2018 walking distance (1000 m if none).
 
-    Returns per area: ``households``, ``population``, ``accessibility`` (capacity per person),
-    ``per_1000`` (capacity per 1000 residents) and ``facilities`` within the catchment.
+    Returns per area: ``households``, ``population`` (its own residents), ``accessibility``
+    (capacity per person), ``per_1000`` (capacity per 1000 residents) and ``facilities``
+    within the catchment.
     """
     import geopandas as gpd
-    import shapely
 
-    from gis.access import access_points
     from gis.crs import metric_crs
-    from gis.network import pairs_within
     from gis.standards import default_standards
 
     if not isinstance(areas, gpd.GeoDataFrame) or not isinstance(services, gpd.GeoDataFrame):
@@ -126,25 +145,63 @@ def supply_demand(areas, services, category: str, *, network=None, catchment_m: 
     crs = network.crs if network is not None else metric_crs(areas)
     a = areas.to_crs(crs).reset_index(drop=True)
     s = supply.to_crs(crs).reset_index(drop=True)
-    a_geoms, s_geoms = a.geometry.values, s.geometry.values
-    if network is not None:
-        xy, group = access_points(a_geoms, spacing, network)
-        ao, sf, d = pairs_within(network, xy, shapely.get_coordinates(s_geoms), catchment_m)
-        ao = group[ao]
-    else:
-        ao, sf = shapely.STRtree(s_geoms).query(a_geoms, predicate="dwithin", distance=catchment_m)
-        d = shapely.distance(a_geoms[ao], s_geoms[sf])
-    io, isf = shapely.STRtree(s_geoms).query(a_geoms, predicate="contains")
-    pairs = pd.DataFrame({"demand_id": np.concatenate([ao, io]), "supply_id": np.concatenate([sf, isf]),
-                          "distance_m": np.concatenate([d, np.zeros(len(io))])})
-    pairs = pairs.groupby(["demand_id", "supply_id"], as_index=False).distance_m.min()
+    area_pairs = _pairs_to_supply(a.geometry.values, s.geometry.values, network, catchment_m, spacing)
     households = a["households"].fillna(0).astype(float)
-    demand = demand_from_households(households, persons_per_household)
-    result = two_step_fca(pairs, demand, s["capacity"].astype(float), catchment_m, decay=decay)
+    own = demand_from_households(households, persons_per_household)
+    capacity = s["capacity"].astype(float)
+    if population is None:
+        ratio = supply_ratios(area_pairs, own, capacity, catchment_m, decay)
+        basis = "the renewal areas' own households only (no population layer)"
+    else:
+        people = population_demand(population, persons_per_household)
+        units = population.to_crs(crs).geometry.representative_point().values
+        unit_pairs = _pairs_to_supply(units, s.geometry.values, network, catchment_m, spacing)
+        ratio = supply_ratios(unit_pairs, people, capacity, catchment_m, decay)
+        basis = f"population layer: {people.sum():,.0f} persons in {len(people)} units"
+    result = accessibility_of(area_pairs, ratio, a.index, catchment_m, decay)
     out = pd.DataFrame({"id": a["id"] if "id" in a else a.index, "name": a.get("name", a.index),
-                        "households": households.to_numpy(), "population": demand.to_numpy(),
+                        "households": households.to_numpy(), "population": own.to_numpy(),
                         "accessibility": result.accessibility.to_numpy().round(5),
                         "per_1000": (result.accessibility * 1000).to_numpy().round(2),
                         "facilities": result.facilities.to_numpy()})
-    out.attrs.update(category=category, catchment_m=catchment_m, decay=decay)
+    out.attrs.update(category=category, catchment_m=catchment_m, decay=decay, demand=basis)
     return out
+
+
+def population_demand(population, persons_per_household: float = PERSONS_PER_HOUSEHOLD) -> pd.Series:
+    """Persons per unit of a population layer: its ``population`` column, else ``households`` ×
+    persons per household (positional index)."""
+    if "population" in population.columns and population["population"].notna().any():
+        people = pd.to_numeric(population["population"], errors="coerce")
+        if "households" in population.columns:  # fill the gaps from households where given
+            people = people.fillna(demand_from_households(population["households"], persons_per_household))
+    elif "households" in population.columns:
+        people = demand_from_households(population["households"], persons_per_household)
+    else:
+        raise InputError("the population layer needs a 'population' (persons) or 'households' column")
+    people = people.fillna(0.0).astype(float).reset_index(drop=True)
+    if (people < 0).any():
+        raise InputError("population counts must not be negative")
+    return people
+
+
+def _pairs_to_supply(geoms, s_geoms, network, catchment_m: float, spacing: float) -> pd.DataFrame:
+    """(place, facility, metres) within the catchment: walking from each place's access points
+    (a polygon's boundary, a point itself), straight without a network; 0 m for a facility
+    inside a polygon."""
+    import shapely
+
+    from gis.access import access_points
+    from gis.network import pairs_within
+
+    if network is not None:
+        xy, group = access_points(geoms, spacing, network)
+        ao, sf, d = pairs_within(network, xy, shapely.get_coordinates(s_geoms), catchment_m)
+        ao = group[ao]
+    else:
+        ao, sf = shapely.STRtree(s_geoms).query(geoms, predicate="dwithin", distance=catchment_m)
+        d = shapely.distance(geoms[ao], s_geoms[sf])
+    io, isf = shapely.STRtree(s_geoms).query(geoms, predicate="contains")
+    pairs = pd.DataFrame({"demand_id": np.concatenate([ao, io]), "supply_id": np.concatenate([sf, isf]),
+                          "distance_m": np.concatenate([d, np.zeros(len(io))])})
+    return pairs.groupby(["demand_id", "supply_id"], as_index=False).distance_m.min()

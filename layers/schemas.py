@@ -207,6 +207,17 @@ SCHEMAS: dict[str, LayerSchema] = {
             ),
         ),
         LayerSchema(
+            "population",
+            "人口分布",
+            "polygon",
+            (
+                Field("name", "str", "名称", aliases=("名称", "小区名称")),
+                Field("population", "float", "人口(人)", aliases=("人口", "常住人口", "pop")),
+                Field("households", "int", "户数", aliases=("户数",)),
+                *_COMMON_TAIL,
+            ),
+        ),
+        LayerSchema(
             "targets",
             "年度目标任务",
             None,

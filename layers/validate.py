@@ -46,7 +46,7 @@ _AREA_ALIASES = {"面积": "area_m2", "占地面积": "area_mu", "用地面积":
 _AREA_TOLERANCE = 0.05
 _TRUE = {"true", "1", "yes", "y", "t", "是", "真"}
 _FALSE = {"false", "0", "no", "n", "f", "否", "假", ""}
-_RANGES = {"households": (0, 1e6), "units": (0, 1e6), "floor_area_m2": (0, 1e9), "investment": (0, 1e9),
+_RANGES = {"population": (0, 1e8), "households": (0, 1e6), "units": (0, 1e6), "floor_area_m2": (0, 1e9), "investment": (0, 1e9),
            "built_year": (1800, 2100), "plan_year": (1949, 2100), "capacity": (0, 1e6),
            "max_far": (0.01, 30), "buffer_m": (0, 100000)}
 # Fields without a range of their own: integers up to what float64 holds exactly (and far

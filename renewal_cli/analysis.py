@@ -99,15 +99,16 @@ def print_services_table(report) -> None:
 
 def cmd_access(store, args) -> int:
     inputs = analysis_inputs(store)
+    population = store.read(store.find_kind("population")) if store.has_kind("population") else None
     result = supply_demand(inputs.areas, inputs.services, args.category, network=inputs.network,
                            catchment_m=args.catchment, decay=args.decay,
-                           persons_per_household=args.persons_per_household)
+                           persons_per_household=args.persons_per_household, population=population)
     if args.json:
         print_json({**result.attrs, "areas": result.to_dict(orient="records")})
         return 0
     print(f"{args.category}: capacity per 1000 residents within {result.attrs['catchment_m']:g} m walking "
           f"({'E2SFCA, Gaussian decay' if args.decay == 'gaussian' else '2SFCA'}; "
-          f"{args.persons_per_household:g} persons per household)")
+          f"{args.persons_per_household:g} persons per household); demand: {result.attrs['demand']}")
     shown = result.assign(households=result.households.astype(int), population=result.population.round(0))
     print_table(shown.sort_values("per_1000").to_dict(orient="records"),
                 [("name", "片区"), ("households", "户数"), ("population", "人口"), ("facilities", "设施数"),

@@ -103,6 +103,9 @@ class LayerStore(ABC):
     def has(self, name: str) -> bool:
         return any(i.name == name for i in self.layers())
 
+    def has_kind(self, kind: str) -> bool:
+        return any(i.kind == kind for i in self.layers())
+
     def find_kind(self, kind: str) -> str:
         """The layer analyses use for ``kind``: the one named after the kind (``services``),
         else the first of that kind by name; a NotFoundError when there is none."""

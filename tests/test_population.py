@@ -1,0 +1,71 @@
+"""2SFCA demand from a population layer: worked answers by hand (straight-line catchments on
+the GK plane), the households-only fallback said as such, and the CLI reading the layer."""
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from gis.accessibility import gaussian_decay, supply_demand
+from gis.errors import InputError
+from layers.imports import import_frame
+from layers.store import open_store
+from renewal_cli.main import main
+
+X, Y = 430000.0, 3900000.0  # on EPSG:4547, near Jiaozuo
+
+
+def _area():
+    return gpd.GeoDataFrame({"name": ["甲片区"], "county": ["解放区"], "kind": ["shantytown"], "households": [100]},
+                            geometry=[shapely.box(X, Y, X + 100, Y + 100)], crs=4547)
+
+
+def _kindergarten():
+    return gpd.GeoDataFrame({"name": ["幼儿园"], "category": ["kindergarten"], "capacity": [130.0]},
+                            geometry=[shapely.Point(X + 150, Y + 50)], crs=4547)  # 50 m east of the area
+
+
+def _population():
+    # Cell 1 lies 100 m north of the kindergarten (inside its 300 m catchment), cell 2 550 m
+    # north (outside): only cell 1's 1000 persons share its 130 seats.
+    return gpd.GeoDataFrame({"population": [1000.0, 5000.0]},
+                            geometry=[shapely.box(X + 145, Y + 145, X + 155, Y + 155),
+                                      shapely.box(X + 145, Y + 595, X + 155, Y + 605)], crs=4547)
+
+
+def test_demand_is_everyone_in_the_catchment():
+    result = supply_demand(_area(), _kindergarten(), "kindergarten", catchment_m=300, population=_population())
+    assert result.per_1000.iloc[0] == pytest.approx(130.0)  # 130 seats / 1000 persons
+    assert result.population.iloc[0] == pytest.approx(262.0) and result.facilities.iloc[0] == 1
+    assert "population layer: 6,000 persons in 2 units" in result.attrs["demand"]
+
+
+def test_without_a_population_layer_the_demand_is_the_areas_households_and_says_so():
+    result = supply_demand(_area(), _kindergarten(), "kindergarten", catchment_m=300)
+    assert result.per_1000.iloc[0] == pytest.approx(130 / 262 * 1000, abs=0.01)  # 496.18: far too high
+    assert result.attrs["demand"].startswith("the renewal areas' own households only")
+
+
+def test_gaussian_decay_with_a_population_layer():
+    result = supply_demand(_area(), _kindergarten(), "kindergarten", catchment_m=300, decay="gaussian",
+                           population=_population())
+    expected = float(gaussian_decay(50.0, 300)) * 130 / (float(gaussian_decay(100.0, 300)) * 1000)
+    assert result.accessibility.iloc[0] == pytest.approx(expected, rel=1e-4)
+
+
+def test_households_stand_in_for_population_and_bad_layers_are_refused():
+    households = _population().drop(columns="population").assign(households=[1000 / 2.62, 0])
+    result = supply_demand(_area(), _kindergarten(), "kindergarten", catchment_m=300, population=households)
+    assert result.per_1000.iloc[0] == pytest.approx(130.0)
+    with pytest.raises(InputError, match="'population' .* or 'households'"):
+        supply_demand(_area(), _kindergarten(), "kindergarten", population=_population().drop(columns="population"))
+
+
+def test_the_cli_reads_the_population_layer(tmp_path, capsys):
+    store_path = tmp_path / "s.gpkg"
+    store = open_store(store_path)
+    import_frame(store, _area(), layer="renewal_areas")
+    import_frame(store, _kindergarten(), layer="services")
+    import_frame(store, _population(), layer="population")
+    assert main(["--store", str(store_path), "access", "kindergarten", "--catchment", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "demand: population layer: 6,000 persons in 2 units" in out and "130" in out
