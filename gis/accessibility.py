@@ -152,13 +152,22 @@ def supply_demand(areas, services, category: str, *, network=None, catchment_m: 
     if population is None:
         ratio = supply_ratios(area_pairs, own, capacity, catchment_m, decay)
         basis = "the renewal areas' own households only (no population layer)"
+        result = accessibility_of(area_pairs, ratio, a.index, catchment_m, decay)
     else:
         people = population_demand(population, persons_per_household)
-        units = population.to_crs(crs).geometry.representative_point().values
-        unit_pairs = _pairs_to_supply(units, s.geometry.values, network, catchment_m, spacing)
+        cells = population.to_crs(crs).geometry.reset_index(drop=True)
+        unit_pairs = _pairs_to_supply(cells.representative_point().values, s.geometry.values, network,
+                                      catchment_m, spacing)
         ratio = supply_ratios(unit_pairs, people, capacity, catchment_m, decay)
+        result = accessibility_of(area_pairs, ratio, a.index, catchment_m, decay)
+        # A resident's accessibility is that of where they live: an area covering population
+        # units takes their population-weighted mean (reaching from its whole boundary would
+        # credit every resident with every facility near any edge); a smaller area keeps the
+        # value measured from its boundary.
+        per_unit = accessibility_of(unit_pairs, ratio, people.index, catchment_m, decay).accessibility
+        result["accessibility"] = _within_areas(a.geometry.values, cells.values, people, per_unit,
+                                                result["accessibility"])
         basis = f"population layer: {people.sum():,.0f} persons in {len(people)} units"
-    result = accessibility_of(area_pairs, ratio, a.index, catchment_m, decay)
     out = pd.DataFrame({"id": a["id"] if "id" in a else a.index, "name": a.get("name", a.index),
                         "households": households.to_numpy(), "population": own.to_numpy(),
                         "accessibility": result.accessibility.to_numpy().round(5),
@@ -166,6 +175,23 @@ def supply_demand(areas, services, category: str, *, network=None, catchment_m: 
                         "facilities": result.facilities.to_numpy()})
     out.attrs.update(category=category, catchment_m=catchment_m, decay=decay, demand=basis)
     return out
+
+
+def _within_areas(areas, cells, people: pd.Series, per_unit: pd.Series, fallback: pd.Series) -> pd.Series:
+    """Per area, the mean of ``per_unit`` weighted by the persons of each unit living inside it
+    (a unit's persons spread evenly over its polygon); ``fallback`` where none do."""
+    import shapely
+
+    ai, ci = shapely.STRtree(cells).query(areas, predicate="intersects")
+    cell_area = shapely.area(cells[ci])
+    share = np.where(cell_area > 0, shapely.area(shapely.intersection(areas[ai], cells[ci])) / np.maximum(cell_area, 1e-9),
+                     1.0)
+    weight = share * people.to_numpy()[ci]
+    num = np.bincount(ai, weights=weight * per_unit.to_numpy()[ci], minlength=len(areas))
+    den = np.bincount(ai, weights=weight, minlength=len(areas))
+    out = fallback.to_numpy().astype(float).copy()
+    out[den > 0] = num[den > 0] / den[den > 0]
+    return pd.Series(out, index=fallback.index)
 
 
 def population_demand(population, persons_per_household: float = PERSONS_PER_HOUSEHOLD) -> pd.Series:

@@ -2,6 +2,7 @@
 the GK plane), the households-only fallback said as such, and the CLI reading the layer."""
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 
@@ -69,3 +70,20 @@ def test_the_cli_reads_the_population_layer(tmp_path, capsys):
     assert main(["--store", str(store_path), "access", "kindergarten", "--catchment", "300"]) == 0
     out = capsys.readouterr().out
     assert "demand: population layer: 6,000 persons in 2 units" in out and "130" in out
+
+
+def test_an_area_covering_population_cells_takes_their_weighted_accessibility():
+    # Cell 0 is the area itself (1000 persons, its centre 100 m from the kindergarten), cell 1 the
+    # 1000 persons 100 m north of it: 130 seats / 2000 persons = 0.065 for both, and so for the
+    # area (not the sum over every facility near any edge of it).
+    cells = gpd.GeoDataFrame({"population": [1000.0, 1000.0]},
+                             geometry=[shapely.box(X, Y, X + 100, Y + 100),
+                                       shapely.box(X + 145, Y + 145, X + 155, Y + 155)], crs=4547)
+    second = gpd.GeoDataFrame({"name": ["幼儿园乙"], "category": ["kindergarten"], "capacity": [1000.0]},
+                              geometry=[shapely.Point(X + 150, Y - 450)], crs=4547)  # near the south edge only
+    area = gpd.GeoDataFrame({"name": ["甲片区"], "households": [100]},
+                            geometry=[shapely.box(X, Y - 300, X + 100, Y + 100)], crs=4547)
+    services = gpd.GeoDataFrame(pd.concat([_kindergarten(), second], ignore_index=True), crs=4547)
+    result = supply_demand(area, services, "kindergarten", catchment_m=300, population=cells)
+    assert result.accessibility.iloc[0] == pytest.approx(0.065)
+    assert result.facilities.iloc[0] == 2  # both within reach of its boundary, as reported

@@ -118,3 +118,16 @@ def test_sample_is_deterministic(tmp_path, sample_store):
     again = build_sample_store(tmp_path / "again.gpkg")
     a, b = sample_store.read("parcels"), again.read("parcels")
     assert a.geometry.equals(b.geometry)
+
+
+def test_the_population_grid_is_synthetic_inside_jiaozuo_and_denser_in_the_centre(sample_store):
+    info = sample_store.info("population")
+    assert info.synthetic and info.geometry_type == "polygon"
+    grid = sample_store.read("population").to_crs(4547)
+    jiaozuo = sample_store.read("districts").query("city == '焦作市'").to_crs(4547).geometry.union_all()
+    assert grid.representative_point().within(jiaozuo).all()
+    density = grid["population"] / (grid.area / 1e6)
+    centre = grid.geometry.centroid
+    d = ((centre.x - centre.x.median()) ** 2 + (centre.y - centre.y.median()) ** 2) ** 0.5
+    assert density[d < 1500].mean() > 4 * density[d > 6000].mean()
+    assert 300_000 < grid["population"].sum() < 3_000_000  # a prefecture city's core, not a province
