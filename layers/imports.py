@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gis.errors import InputError, Problem
 from layers.poi_exports import categorize_poi_export, poi_export_kind
-from layers.readers import read_layer_file
+from layers.readers import read_layer_file, read_population_raster
 from layers.schemas import SCHEMAS
 from layers.store import LayerInfo, LayerStore
 from layers.validate import ValidatedLayer, validate_layer
@@ -47,6 +47,12 @@ def import_file(store: LayerStore, path, *, layer: str, kind: str | None = None,
     exported from Amap or Baidu maps gets its categories from their type codes or tags
     (:mod:`layers.poi_exports`); what was mapped and skipped is in the result's notices."""
     kind = _kind_for(layer, kind)
+    if Path(path).suffix.lower() in (".tif", ".tiff"):
+        if kind != "population":
+            raise InputError(f"{Path(path).name}: a raster imports only as a population layer (persons per "
+                             "cell, --kind population)")
+        return import_frame(store, read_population_raster(path), layer=layer, kind=kind, mode=mode,
+                            source=Path(path).name, who=who)
     raw = read_layer_file(path, layer=source_layer, encoding=encoding)
     frame, report = raw.frame, None
     if kind == "services" and poi_export_kind(frame):

@@ -261,3 +261,35 @@ def _wkt_frame(path: Path, frame: pd.DataFrame, column: str) -> gpd.GeoDataFrame
     if problems:
         raise ValidationError(f"{path.name}: geometries are not readable WKT; nothing was written", problems)
     return gpd.GeoDataFrame(frame.drop(columns=[column]), geometry=geoms, crs=4490)
+
+
+#: A population raster larger than this many populated cells is refused (clip it first).
+MAX_POPULATION_CELLS = 2_000_000
+
+
+def read_population_raster(path) -> gpd.GeoDataFrame:
+    """A raster of persons per cell (e.g. a WorldPop 100 m GeoTIFF, any CRS) as one square
+    polygon per populated cell with its ``population``, in the raster's CRS."""
+    import rasterio
+
+    path = Path(path)
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise InputError(f"{path.name} has no CRS; a population raster must say where its cells are")
+            band = src.read(1, masked=True)
+            transform, crs = src.transform, src.crs
+    except rasterio.errors.RasterioIOError as ex:
+        raise InputError(f"{path.name} is not a readable raster ({_scrub(str(ex), str(path), path)})") from ex
+    values = band.filled(0).astype("float64")
+    rows, cols = np.nonzero(np.isfinite(values) & (values > 0))
+    if len(rows) == 0:
+        raise ValidationError(f"{path.name} has no populated cells; nothing to import")
+    if len(rows) > MAX_POPULATION_CELLS:
+        raise InputError(f"{path.name} has {len(rows):,} populated cells; clip it to the city first "
+                         "(e.g. gdal_translate -projwin W N E S)")
+    t = transform
+    x0, y0 = t.c + cols * t.a + rows * t.b, t.f + cols * t.d + rows * t.e
+    x1, y1 = x0 + t.a + t.b, y0 + t.d + t.e
+    cells = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
+    return gpd.GeoDataFrame({"population": values[rows, cols]}, geometry=cells, crs=crs)

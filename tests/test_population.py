@@ -87,3 +87,24 @@ def test_an_area_covering_population_cells_takes_their_weighted_accessibility():
     result = supply_demand(area, services, "kindergarten", catchment_m=300, population=cells)
     assert result.accessibility.iloc[0] == pytest.approx(0.065)
     assert result.facilities.iloc[0] == 2  # both within reach of its boundary, as reported
+
+
+def test_a_population_raster_in_any_crs_imports_as_cells(tmp_path):
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    persons = np.array([[0, 120.5, 80], [300, 0, -9999]], dtype="float32")  # 100 m cells, UTM 49N
+    path = tmp_path / "worldpop.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=3, height=2, count=1, dtype="float32", crs="EPSG:32649",
+                       transform=from_origin(700000, 3900000, 100, 100), nodata=-9999) as dst:
+        dst.write(persons, 1)
+    store = open_store(tmp_path / "s.gpkg")
+    from layers.imports import import_file
+
+    import_file(store, path, layer="population")
+    cells = store.read("population")
+    assert sorted(cells["population"].round(1)) == [80.0, 120.5, 300.0]
+    assert cells.to_crs(32649).area.round(0).tolist() == [10000.0] * 3
+    with pytest.raises(InputError, match="only as a population layer"):
+        import_file(store, path, layer="services")
