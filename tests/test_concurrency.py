@@ -141,17 +141,22 @@ def test_kill_9_mid_write_keeps_every_acknowledged_write_and_nothing_half_done(s
         assert not (store_path.parent / "renewal.gpkg-journal").exists()
 
 
-def test_a_killed_import_leaves_the_store_byte_for_byte(store_path, tmp_path):
+def _parcels_file(path, seed: int):
+    """30,000 small parcels (a write that takes seconds), saved at ``path``."""
     import geopandas as gpd
     import numpy as np
     import shapely
 
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     x, y = 113.1 + rng.random(30_000) * 0.2, 35.15 + rng.random(30_000) * 0.1
     big = gpd.GeoDataFrame({"name": [f"p{i}" for i in range(30_000)], "max_far": 2.0},
                            geometry=shapely.buffer(shapely.points(x, y), 0.0005, quad_segs=8), crs=4490)
-    source = tmp_path / "big.gpkg"
-    big.to_file(source, driver="GPKG")
+    big.to_file(path)
+    return path
+
+
+def test_a_killed_import_leaves_the_store_byte_for_byte(store_path, tmp_path):
+    source = _parcels_file(tmp_path / "big.gpkg", seed=1)
     before = sha256(store_path)
     proc = subprocess.Popen([sys.executable, "-m", "renewal_cli.main", "--store", str(store_path), "import",
                              str(source), "--layer", "parcels", "--mode", "append"])
@@ -167,17 +172,8 @@ def test_a_killed_import_leaves_the_store_byte_for_byte(store_path, tmp_path):
 
 
 def test_reads_are_answered_while_a_long_import_runs(store_path, tmp_path, monkeypatch):
-    import geopandas as gpd
-    import numpy as np
-    import shapely
-
     monkeypatch.setenv("RENEWAL_EDIT_TOKENS", "alice:s3cret")
-    rng = np.random.default_rng(2)
-    x, y = 113.1 + rng.random(30_000) * 0.2, 35.15 + rng.random(30_000) * 0.1
-    big = gpd.GeoDataFrame({"name": [f"p{i}" for i in range(30_000)], "max_far": 2.0},
-                           geometry=shapely.buffer(shapely.points(x, y), 0.0005, quad_segs=8), crs=4490)
-    source = tmp_path / "big.geojson"
-    big.to_file(source, driver="GeoJSON")
+    source = _parcels_file(tmp_path / "big.geojson", seed=2)
     done = threading.Event()
     answers = []
 
