@@ -87,7 +87,8 @@ def error_problem(exc: RenewalError, folders: list[str] | tuple = ()) -> JSONRes
     extra = {}
     detail = str(exc)
     if isinstance(exc, ValidationError) and exc.problems:
-        extra["problems"] = [{"row": p.row, "field": p.field, "message": scrub(p.message, folders)}
+        extra["problems"] = [{"row": None if p.row is None else int(p.row), "field": p.field,
+                              "message": scrub(p.message, folders)}
                              for p in exc.problems[:200]]
         detail = exc.summary
     return problem(status_for(exc), type(exc).__name__, scrub(detail, folders), **extra)

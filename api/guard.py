@@ -34,7 +34,7 @@ class RequestGuard:
         self.app, self.settings = app, settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS or scope["path"] in _OPEN:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -43,7 +43,9 @@ class RequestGuard:
         setting = "RENEWAL_UPLOAD_LIMIT_MB" if write else "RENEWAL_JSON_LIMIT_MB"
         too_large = TooLargeError(f"the request body is larger than the limit of {limit_mb:g} MB ({setting})")
         try:
-            if write:
+            if scope["path"] in _OPEN:
+                pass  # signing in: no token yet, but the body is limited all the same
+            elif write:
                 check_editor(self.settings, bearer_token(headers))
             else:
                 cookie = cookie_parser(headers.get("cookie", "")).get(TOKEN_COOKIE)

@@ -51,7 +51,14 @@ def geojson_to_frame(doc: dict) -> gpd.GeoDataFrame:
             props = {}
         problems += [Problem(i, key, msg) for key, msg in _property_problems(props)]
         rows.append(props)
-        geoms.append(None if geom_problems or not f.get("geometry") else shapely.geometry.shape(f["geometry"]))
+        geom = None
+        if not geom_problems and f.get("geometry"):
+            try:
+                geom = shapely.geometry.shape(f["geometry"])
+            except (ValueError, TypeError, shapely.errors.ShapelyError) as ex:  # e.g. 2D and 3D positions mixed
+                problems.append(Problem(i, "geometry.coordinates", f"cannot be read as a geometry ({ex}); "
+                                        "give every position of a geometry the same number of values"))
+        geoms.append(geom)
     if problems:
         raise MalformedError(f"malformed GeoJSON: {len(problems)} problem(s); nothing was changed", problems)
     return gpd.GeoDataFrame(pd.DataFrame(rows), geometry=geoms, crs=4326)
@@ -123,7 +130,7 @@ def _vector_kind(store: LayerStore, layer: str) -> str:
     info = store.info(layer)
     if not info.is_vector:
         what = "a raster" if info.geometry_type == "raster" else "a table"
-        raise InputError(f"{layer!r} is {what} layer ({info.kind}); features can be added only to vector layers")
+        raise InputError(f"{layer!r} is {what} layer ({info.kind}); features can be edited only in vector layers")
     return info.kind
 
 

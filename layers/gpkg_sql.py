@@ -22,6 +22,7 @@ import sqlite3
 import struct
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection with the R-tree trigger functions registered; autocommit mode, so the
     caller opens its own ``BEGIN IMMEDIATE`` transaction."""
-    uri = f"file:{path}?mode={'ro' if readonly else 'rw'}"
+    uri = f"file:{quote(str(path))}?mode={'ro' if readonly else 'rw'}"  # a '#' or '?' in a folder name
     con = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                           check_same_thread=False)
     con.create_function("ST_IsEmpty", 1, _st_is_empty, deterministic=True)

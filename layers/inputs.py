@@ -46,6 +46,10 @@ class AnalysisInputs:
     services: gpd.GeoDataFrame
     network: WalkNetwork | None
     standards: dict[str, Standard]
+    #: The store and layer versions read before the layers: what is built from these inputs is
+    #: cached under them (an edit landing meanwhile makes the inputs newer, never older, than
+    #: the key says).
+    versions: tuple = ()
 
 
 _NETWORKS: VersionedCache[WalkNetwork] = VersionedCache(4)
@@ -61,26 +65,31 @@ def analysis_inputs(store: LayerStore, standards_file=None) -> AnalysisInputs:
     """Areas, services, the walking network (each cached per layer version) and the standards."""
     from layers.features import read_layer_cached
 
+    versions = layer_versions(store, [i.name for i in store.layers()])
     areas = read_layer_cached(store, store.find_kind("renewal_areas"))
     services = read_layer_cached(store, store.find_kind("services"))
     network = None
     if any(i.kind == "roads" for i in store.layers()):
         network = _network_for(store, store.find_kind("roads"))
     standards = load_standards(standards_file) if standards_file else default_standards()
-    return AnalysisInputs(areas, services, network, standards)
+    return AnalysisInputs(areas, services, network, standards, versions)
 
 
 _ISOCHRONES: VersionedCache[gpd.GeoDataFrame] = VersionedCache(32)
 
 
-def area_isochrones(store: LayerStore, origin: gpd.GeoDataFrame, network: WalkNetwork) -> gpd.GeoDataFrame:
+def _inputs_key(store: LayerStore, inputs: AnalysisInputs, kinds) -> tuple:
+    wanted = {store.find_kind(k) for k in kinds if store.has_kind(k)}
+    return tuple(v for v in inputs.versions if not isinstance(v, tuple) or v[0] in wanted)
+
+
+def area_isochrones(store: LayerStore, inputs: AnalysisInputs, origin: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The 300/500/1000 m walking isochrones of one resolved area, kept per version of the
-    areas and roads layers (a second second of work per area otherwise)."""
+    areas and roads layers (a second or so of work per area otherwise)."""
     from gis.isochrones import walking_isochrones
 
-    key = (layer_versions(store, [store.find_kind("renewal_areas"), store.find_kind("roads")]),
-           int(origin.id.iloc[0]))
-    return _ISOCHRONES.get(key, lambda: walking_isochrones(origin, network)).copy()
+    key = (_inputs_key(store, inputs, ("renewal_areas", "roads")), int(origin.id.iloc[0]))
+    return _ISOCHRONES.get(key, lambda: walking_isochrones(origin, inputs.network)).copy()
 
 
 _REPORTS: VersionedCache[pd.DataFrame] = VersionedCache(64)
@@ -91,9 +100,8 @@ def area_services_report(store: LayerStore, inputs: AnalysisInputs, origin: gpd.
     areas, services and roads layers (the API's and the area map's most asked question)."""
     from gis.services import nearest_services
 
-    names = [store.find_kind(k) for k in ("renewal_areas", "services")]
-    names += [store.find_kind("roads")] if inputs.network is not None else []
-    key = (layer_versions(store, names), int(origin.id.iloc[0]), repr(sorted(inputs.standards.items())))
+    key = (_inputs_key(store, inputs, ("renewal_areas", "services", "roads")), int(origin.id.iloc[0]),
+           repr(sorted(inputs.standards.items())))
     return _REPORTS.get(key, lambda: nearest_services(origin, inputs.services, network=inputs.network,
                                                       standards=inputs.standards)).copy()
 

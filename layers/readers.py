@@ -277,6 +277,9 @@ def read_population_raster(path) -> gpd.GeoDataFrame:
         with rasterio.open(path) as src:
             if src.crs is None:
                 raise InputError(f"{path.name} has no CRS; a population raster must say where its cells are")
+            if src.width * src.height > 25 * MAX_POPULATION_CELLS:  # refuse before reading it all
+                raise InputError(f"{path.name} has {src.width * src.height:,} cells; clip it to the city first "
+                                 "(e.g. gdal_translate -projwin W N E S)")
             band = src.read(1, masked=True)
             transform, crs = src.transform, src.crs
     except rasterio.errors.RasterioIOError as ex:

@@ -255,10 +255,10 @@ def _check_geometries(source, schema, problems, repaired, spec) -> np.ndarray:
             if reason.startswith("Too few points"):
                 hint = ("; a polygon ring needs at least 4 points (3 corners and the first repeated last), "
                         "a line at least 2 distinct points")
-            problems.append(Problem(i + 1, "geometry", f"invalid ({reason}) and cannot be repaired{hint}"))
+            problems.append(Problem(int(i) + 1, "geometry", f"invalid ({reason}) and cannot be repaired{hint}"))
         else:
             geoms[i] = fixed
-            repaired.append(Problem(i + 1, "geometry", f"repaired with make_valid: {reason}"))
+            repaired.append(Problem(int(i) + 1, "geometry", f"repaired with make_valid: {reason}"))
     return geoms
 
 

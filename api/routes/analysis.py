@@ -75,7 +75,7 @@ def isochrones(area: str, store: Store, _: Reader):
     inputs = analysis_inputs(store)
     if inputs.network is None:
         raise InputError("isochrones need a roads layer; import one first")
-    iso = area_isochrones(store, resolve_area(inputs.areas, area), inputs.network)
+    iso = area_isochrones(store, inputs, resolve_area(inputs.areas, area))
     iso["id"] = range(1, len(iso) + 1)
     return JSONResponse({"type": "FeatureCollection", "features": to_geojson_features(iso)},
                         media_type="application/geo+json")

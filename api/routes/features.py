@@ -123,12 +123,14 @@ def _with(href: str, params: dict, offset: int) -> str:
 def item(collection_id: str, feature_id: int, store: Store, base: BaseURL, _: Reader,
          crs: Annotated[str | None, Query()] = None):
     out_crs = parse_crs_uri(crs)
+    # The tag first: if an edit lands before the body is read, the client gets the newer body with
+    # an older tag, and its If-Match is refused (never an old body with a new tag).
+    etag = store.feature_etag(collection_id, feature_id) if collection_id in feature_collections(store) else ""
     page, matched = query_features(store, collection_id, FeatureQuery(ids=[feature_id], limit=1))
     if matched == 0:
         raise NotFoundError(f"no feature {feature_id} in {collection_id!r}")
     feature = to_geojson_features(page, out_crs, None, base, collection_id)[0]
     feature["links"] += [{"href": f"{base}/collections/{collection_id}", "rel": "collection",
                           "type": "application/json"}]
-    etag = store.feature_etag(collection_id, feature_id)  # for If-Match on PUT/DELETE
     return JSONResponse(feature, media_type=GEOJSON,
                         headers={"Content-Crs": f"<{crs_uri(out_crs)}>", "ETag": f'"{etag}"'})

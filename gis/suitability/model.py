@@ -373,7 +373,7 @@ def _check_params(kind: str, params: dict, key: str, problems: list[Problem]) ->
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             TRANSFORMS[kind](np.array([0.0, 1.0], np.float32), **params)
-    except (ValueError, OverflowError) as ex:  # InputError is a ValueError
+    except (ValueError, ArithmeticError) as ex:  # InputError is a ValueError; 1e-200 squared is 0
         named = [(m.start(), n) for n in params if (m := re.search(rf"\b{re.escape(n)}\b", str(ex)))]
         problems.append(Problem(None, f"{key}.{min(named)[1]}" if named else key, str(ex)))
         return False

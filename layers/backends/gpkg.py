@@ -32,6 +32,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +58,7 @@ _NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 # commit as our own connections do, instead of failing with "database is locked".
 _READ_OPTIONS = {"PRELUDE_STATEMENTS": f"PRAGMA busy_timeout = {int(sql.BUSY_TIMEOUT_S * 1000)}"}
 _LAYER_LISTS: dict[str, tuple] = {}
+_HOLDING = threading.local()  # whether this thread holds a store's write lock
 _RASTERS: VersionedCache[str] = VersionedCache(4)
 
 
@@ -190,8 +192,12 @@ class GeoPackageStore(LayerStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            self._clean_leftovers()
-            yield
+            _HOLDING.lock = True
+            try:
+                self._clean_leftovers()
+                yield
+            finally:
+                _HOLDING.lock = False
 
     def _clean_leftovers(self) -> None:
         # Called with the lock held: no write is under way, so any temporary copy (and its
@@ -209,6 +215,8 @@ class GeoPackageStore(LayerStore):
 
     def recover(self) -> None:
         """Remove a killed write's leftovers and roll back its journal (under the lock)."""
+        if getattr(_HOLDING, "lock", False):  # this thread holds the lock: it was cleaned on taking it
+            raise RuntimeError("recover() called with the store's lock held")
         with self._locked():
             pass
 
@@ -281,8 +289,14 @@ class GeoPackageStore(LayerStore):
     # --- feature edits (in place, one SQLite transaction) ----------------------------------
 
     @contextlib.contextmanager
-    def _edit(self, name: str) -> Iterator[sqlite3.Connection]:
+    def _edit(self, name: str, kind: str | None = None) -> Iterator[sqlite3.Connection]:
         with self._locked(), self._sqlite(readonly=False) as con, sql.transaction(con):
+            # Checked again under the lock: the layer may have been replaced or deleted since.
+            row = con.execute(f"SELECT kind, geometry_type FROM {sql.META} WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no layer {name!r} in the store")
+            if row[1] not in ("polygon", "point", "line") or (kind is not None and row[0] != kind):
+                raise InputError(f"{name!r} is now a {row[0]} layer; read it again before editing")
             yield con
 
     def _vector_info(self, name: str) -> LayerInfo:
@@ -296,7 +310,7 @@ class GeoPackageStore(LayerStore):
     def insert_features(self, name: str, layer: ValidatedLayer, *, who: str) -> list[int]:
         info = self._vector_info(name)
         check_kind(info, layer)
-        with self._edit(name) as con:
+        with self._edit(name, layer.kind) as con:
             rows = Rows(con, name, layer.frame)
             ids = [con.execute(rows.insert_sql, values).lastrowid for values in rows.values()]
             after_edit(con, name, who, "create", ids, layer.frame)
@@ -309,7 +323,7 @@ class GeoPackageStore(LayerStore):
         check_kind(info, layer)
         if len(layer.frame) != 1:
             raise InputError(f"a replacement is exactly one feature, got {len(layer.frame)}")
-        with self._edit(name) as con:
+        with self._edit(name, layer.kind) as con:
             check_precondition(con, name, fid, if_match)
             rows = Rows(con, name, layer.frame)
             con.execute(rows.update_sql, [*next(iter(rows.values())), int(fid)])

@@ -41,9 +41,11 @@ class LibraryGate:
         with self.cond:
             if held is None:
                 self.waiting[library] = self.waiting.get(library, 0) + 1
-                while not self._may_enter(library):
-                    self.cond.wait()
-                self.waiting[library] -= 1
+                try:
+                    while not self._may_enter(library):
+                        self.cond.wait()
+                finally:
+                    self.waiting[library] -= 1
             self.holder = library
             self.count += 1
         self.mine.held, self.mine.depth = library, getattr(self.mine, "depth", 0) + 1

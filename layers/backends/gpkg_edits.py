@@ -29,6 +29,8 @@ def check_precondition(con: sqlite3.Connection, name: str, fid: int, if_match: s
 
 
 def row_etag(con: sqlite3.Connection, name: str, fid: int) -> str:
+    if not 0 <= int(fid) < 2**63:  # beyond SQLite's integers: no such feature
+        raise NotFoundError(f"no feature {fid} in {name!r}")
     row = con.execute(f'SELECT * FROM "{name}" WHERE fid = ?', (int(fid),)).fetchone()
     if row is None:
         raise NotFoundError(f"no feature {fid} in {name!r}")
