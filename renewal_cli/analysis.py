@@ -52,6 +52,25 @@ def _report(store, args):
     return inputs, origins, report
 
 
+def _print_population_share(store, inputs) -> None:
+    """The whole population's share within each standard: every population unit reached from a
+    point inside it, weighted by its persons."""
+    from gis.accessibility import population_demand
+
+    pop = store.read(store.find_kind("population")).reset_index(drop=True)
+    units = pop[["id"]].assign(name=[f"人口单元{i}" for i in pop["id"]])
+    units = units.set_geometry(pop.geometry.representative_point().values, crs=pop.crs)
+    report = nearest_services(units, inputs.services, network=inputs.network, standards=inputs.standards)
+    persons = population_demand(pop).set_axis(pop["id"].to_numpy())
+    share = share_within_standard(report, persons)
+    print(f"\nthe whole population ({persons.sum():,.0f} persons in {len(pop)} units):")
+    print_table(share.assign(households=share.households.round(0).astype(int),
+                             households_within=share.households_within.round(0).astype(int),
+                             share=(share.share * 100).map(lambda v: f"{v:.1f}%")).to_dict(orient="records"),
+                [("category_zh", "设施"), ("households", "总人口"), ("households_within", "达标人口"),
+                 ("share", "达标比例")])
+
+
 def cmd_services(store, args) -> int:
     inputs, origins, report = _report(store, args)
     if args.output:
@@ -64,6 +83,8 @@ def cmd_services(store, args) -> int:
                                  share=(share.share * 100).map(lambda v: f"{v:.1f}%"))
             print_table(share.to_dict(orient="records"), [("category_zh", "设施"), ("households", "总户数"),
                                                           ("households_within", "达标户数"), ("share", "达标比例")])
+            if store.has_kind("population"):
+                _print_population_share(store, inputs)
         return 0
     if args.csv:
         report.to_csv(sys.stdout, index=False)

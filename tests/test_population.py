@@ -108,3 +108,16 @@ def test_a_population_raster_in_any_crs_imports_as_cells(tmp_path):
     assert cells.to_crs(32649).area.round(0).tolist() == [10000.0] * 3
     with pytest.raises(InputError, match="only as a population layer"):
         import_file(store, path, layer="services")
+
+
+def test_the_city_wide_share_counts_the_whole_population(tmp_path, capsys):
+    store_path = tmp_path / "s.gpkg"
+    store = open_store(store_path)
+    import_frame(store, _area(), layer="renewal_areas")
+    import_frame(store, _kindergarten(), layer="services")
+    import_frame(store, _population(), layer="population")
+    assert main(["--store", str(store_path), "services", "--all", "-o", str(tmp_path / "r.csv")]) == 0
+    out = capsys.readouterr().out
+    # Straight-line (no roads): cell 1 lies 100 m from the kindergarten, cell 2 550 m (standard 300 m).
+    line = next(row for row in out.split("the whole population")[1].splitlines() if row.startswith("幼儿园"))
+    assert line.split()[1:] == ["6000", "1000", "16.7%"]
