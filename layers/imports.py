@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["import_file", "import_frame", "import_osm"]
+__all__ = ["import_file", "import_frame", "import_osm", "import_upload", "is_osm"]
 
 import logging
 from pathlib import Path
@@ -86,3 +86,25 @@ def import_osm(store: LayerStore, path, *, bbox=None, layers=("roads", "services
     store.write_many(items, who=who)
     log.info("imported %s from %s", ", ".join(layers), Path(path).name)
     return result
+
+
+def is_osm(name: str) -> bool:
+    """Whether a file name is an OpenStreetMap extract."""
+    return str(name).lower().endswith((".osm.pbf", ".osm"))
+
+
+def import_upload(store: LayerStore, path, *, layer: str | None = None, kind: str | None = None, crs=None,
+                  encoding: str | None = None, mode: str = "replace", who: str = "cli") -> dict:
+    """Import a file whatever it is (an OSM extract builds roads and services; anything else
+    goes into ``layer``) and describe the result as plain data (the API's answer)."""
+    if is_osm(Path(path).name):
+        layers = tuple(v.strip() for v in (layer or "roads,services").split(",") if v.strip())
+        result = import_osm(store, path, layers=layers, mode=mode, who=who)
+        return {"layers": {n: store.info(n).to_dict() for n in layers}, "mapped": dict(result.mapped),
+                "unmapped": dict(result.unmapped), "summary": result.summary_lines()}
+    if not layer:
+        raise InputError("give the layer to import into (form field 'layer', e.g. services)")
+    info, validated = import_file(store, path, layer=layer, kind=kind, crs=crs, encoding=encoding, mode=mode,
+                                  who=who)
+    return {"layer": info.to_dict(), "imported": len(validated.frame),
+            "repaired": [str(p) for p in validated.repaired], "notices": [str(p) for p in validated.notices]}

@@ -7,6 +7,7 @@ validation and the write run in the thread pool, so readers are served meanwhile
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -17,8 +18,8 @@ from fastapi.responses import JSONResponse, Response
 
 from api.deps import BaseURL, Editor, Store
 from gis.errors import InputError
+from layers import imports
 from layers.edits import add_features, delete_feature, geojson_to_frame, replace_feature
-from layers.imports import import_file, import_osm
 
 router = APIRouter(tags=["Edits"])
 
@@ -82,10 +83,6 @@ def upload_name(filename: str | None) -> str:
     return name
 
 
-def _is_osm(name: str) -> bool:
-    return name.lower().endswith((".osm.pbf", ".osm"))
-
-
 @router.post("/imports", status_code=201, summary="Import a file as a layer (validated whole, atomic); an OSM "
              "extract (.osm.pbf) builds roads and services")
 async def import_upload(store: Store, who: Editor, file: UploadFile,
@@ -94,27 +91,13 @@ async def import_upload(store: Store, who: Editor, file: UploadFile,
                         crs: Annotated[str | None, Form()] = None, encoding: Annotated[str | None, Form()] = None,
                         mode: Annotated[str, Form()] = "replace"):
     name = upload_name(file.filename)
-    if layer is None and not _is_osm(name):
-        raise InputError("give the layer to import into (form field 'layer', e.g. services)")
 
     def run():
         with tempfile.TemporaryDirectory(prefix="import-") as tmp:
             path = Path(tmp) / name
             with open(path, "wb") as out:
-                while chunk := file.file.read(1 << 20):
-                    out.write(chunk)
-            if _is_osm(name):
-                layers = tuple(v.strip() for v in (layer or "roads,services").split(",") if v.strip())
-                return import_osm(store, path, layers=layers, mode=mode, who=who)
-            return import_file(store, path, layer=layer, kind=kind, crs=crs, encoding=encoding, mode=mode, who=who)
+                shutil.copyfileobj(file.file, out, 1 << 20)
+            return imports.import_upload(store, path, layer=layer, kind=kind, crs=crs, encoding=encoding, mode=mode,
+                                         who=who)
 
-    result = await run_in_threadpool(run)
-    if _is_osm(name):
-        return JSONResponse({"layers": {n: store.info(n).to_dict() for n in ("roads", "services")
-                                        if getattr(result, n) is not None},
-                             "mapped": dict(result.mapped), "unmapped": dict(result.unmapped),
-                             "summary": result.summary_lines()}, status_code=201)
-    info, validated = result
-    return JSONResponse({"layer": info.to_dict(), "imported": len(validated.frame),
-                         "repaired": [str(p) for p in validated.repaired],
-                         "notices": [str(p) for p in validated.notices]}, status_code=201)
+    return JSONResponse(await run_in_threadpool(run), status_code=201)
