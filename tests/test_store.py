@@ -157,3 +157,24 @@ def test_layer_metadata_is_fresh_after_writes_by_another_process(store):
         info = store.info("renewal_areas")
         assert info.feature_count == before.feature_count + n and info.version not in versions
         versions.append(info.version)
+
+
+def test_folder_cache_builds_once_and_deletes_evicted_folders_after_the_grace(tmp_path, monkeypatch):
+    import os
+
+    from layers.cache import FolderCache
+
+    cache = FolderCache("t-", size=1)
+    monkeypatch.setattr(cache, "GRACE_S", 0.0)
+    built = []
+
+    def build(folder):
+        built.append(folder)
+        open(os.path.join(folder, "x"), "w").close()
+        return folder
+
+    first = cache.get("a", build)
+    assert cache.get("a", build) == first and len(built) == 1
+    cache.get("b", build)          # evicts "a" (retired, not yet deleted: a reader may hold it)
+    cache.get("c", build)          # evicts "b"; the grace of "a" is over: deleted
+    assert not os.path.exists(first) and os.path.exists(built[-1])

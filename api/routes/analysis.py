@@ -11,13 +11,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.cache import FolderCache
 from api.deps import Reader, Store
 from gis.errors import InputError
 from gis.services import area_summary, facilities_near
 from gis.suitability.model import default_spec, spec_from_dict
 from gis.suitability.weights import ahp_weights
 from gis.targets import check_targets
+from layers.cache import FolderCache
 from layers.features import to_geojson_features
 from layers.inputs import (
     analysis_inputs,

@@ -6,11 +6,11 @@ import numpy as np
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from api.cache import FolderCache
 from api.deps import BaseURL, Reader, Store
 from api.routes.analysis import SURFACES
 from gis.errors import NotFoundError
 from gis.suitability.model import default_spec
+from layers.cache import FolderCache
 from layers.store import layer_versions
 from maps.tiles import RasterSource, render_tile, tilejson, web_mercator_copy
 

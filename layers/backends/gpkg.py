@@ -24,7 +24,6 @@ from __future__ import annotations
 
 __all__ = ["GeoPackageStore"]
 
-import atexit
 import contextlib
 import fcntl
 import logging
@@ -48,7 +47,7 @@ from layers.backends.base import LayerInfo, LayerStore
 from layers.backends.gpkg_access import GATE, change_key, hot_journal
 from layers.backends.gpkg_edits import Rows, after_edit, check_kind, check_precondition, row_etag
 from layers.backends.gpkg_layers import init_empty, record, write_layer
-from layers.cache import VersionedCache
+from layers.cache import FolderCache
 from layers.validate import ValidatedLayer
 
 log = logging.getLogger(__name__)
@@ -59,7 +58,7 @@ _NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 _READ_OPTIONS = {"PRELUDE_STATEMENTS": f"PRAGMA busy_timeout = {int(sql.BUSY_TIMEOUT_S * 1000)}"}
 _LAYER_LISTS: dict[str, tuple] = {}
 _HOLDING = threading.local()  # whether this thread holds a store's write lock
-_RASTERS: VersionedCache[str] = VersionedCache(4)
+_RASTERS: FolderCache[str] = FolderCache("renewal-raster-", size=4)  # a GeoTIFF copy per raster version
 
 
 def _check_name(name: str) -> None:
@@ -156,11 +155,10 @@ class GeoPackageStore(LayerStore):
         info = self.info(name)
         if info.kind != "dem" and info.geometry_type != "raster":
             raise InputError(f"layer {name!r} is a {info.kind} layer, not a raster")
-        return rasterio.open(_RASTERS.get((self.uri, name, info.version), lambda: self._raster_copy(name)))
+        return rasterio.open(_RASTERS.get((self.uri, name, info.version),
+                                          lambda folder: self._raster_copy(name, folder)))
 
-    def _raster_copy(self, name: str) -> str:
-        folder = tempfile.mkdtemp(prefix="renewal-raster-")
-        atexit.register(shutil.rmtree, folder, True)  # a copy per DEM version, kept while the process runs
+    def _raster_copy(self, name: str, folder: str) -> str:
         path = os.path.join(folder, f"{name}.tif")
         with GATE("rasterio"), rasterio.open(f"GPKG:{self.path}:{name}") as src:
             profile = {**src.profile, "driver": "GTiff", "tiled": True, "blockxsize": 256, "blockysize": 256,
