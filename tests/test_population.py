@@ -33,6 +33,16 @@ def _population():
                                       shapely.box(X + 145, Y + 595, X + 155, Y + 605)], crs=4547)
 
 
+def _small_store(tmp_path):
+    """A store of the area, the kindergarten and the two population cells above."""
+    store_path = tmp_path / "s.gpkg"
+    store = open_store(store_path)
+    import_frame(store, _area(), layer="renewal_areas")
+    import_frame(store, _kindergarten(), layer="services")
+    import_frame(store, _population(), layer="population")
+    return store_path
+
+
 def test_demand_is_everyone_in_the_catchment():
     result = supply_demand(_area(), _kindergarten(), "kindergarten", catchment_m=300, population=_population())
     assert result.per_1000.iloc[0] == pytest.approx(130.0)  # 130 seats / 1000 persons
@@ -62,11 +72,7 @@ def test_households_stand_in_for_population_and_bad_layers_are_refused():
 
 
 def test_the_cli_reads_the_population_layer(tmp_path, capsys):
-    store_path = tmp_path / "s.gpkg"
-    store = open_store(store_path)
-    import_frame(store, _area(), layer="renewal_areas")
-    import_frame(store, _kindergarten(), layer="services")
-    import_frame(store, _population(), layer="population")
+    store_path = _small_store(tmp_path)
     assert main(["--store", str(store_path), "access", "kindergarten", "--catchment", "300"]) == 0
     out = capsys.readouterr().out
     assert "demand: population layer: 6,000 persons in 2 units" in out and "130" in out
@@ -111,11 +117,7 @@ def test_a_population_raster_in_any_crs_imports_as_cells(tmp_path):
 
 
 def test_the_city_wide_share_counts_the_whole_population(tmp_path, capsys):
-    store_path = tmp_path / "s.gpkg"
-    store = open_store(store_path)
-    import_frame(store, _area(), layer="renewal_areas")
-    import_frame(store, _kindergarten(), layer="services")
-    import_frame(store, _population(), layer="population")
+    store_path = _small_store(tmp_path)
     assert main(["--store", str(store_path), "services", "--all", "-o", str(tmp_path / "r.csv")]) == 0
     out = capsys.readouterr().out
     # Straight-line (no roads): cell 1 lies 100 m from the kindergarten, cell 2 550 m (standard 300 m).
