@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +18,13 @@ from layers.sample import build_sample_store
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def copy_sample(sample_store, folder) -> Path:
+    """A private copy of the sample store in ``folder``, for tests that write to it."""
+    path = Path(folder) / "renewal.gpkg"
+    shutil.copyfile(sample_store.path, path)
+    return path
 
 
 @pytest.fixture(scope="session")

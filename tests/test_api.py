@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from layers.landuse_txt import read_landuse_txt, write_landuse_txt
-from tests.conftest import sha256
+from tests.conftest import copy_sample, sha256
 
 TOKEN = {"Authorization": "Bearer s3cret"}
 GK = "http://www.opengis.net/def/crs/EPSG/0/4547"
@@ -24,9 +24,7 @@ GK = "http://www.opengis.net/def/crs/EPSG/0/4547"
 
 @pytest.fixture(scope="module")
 def store_copy(sample_store, tmp_path_factory):
-    path = tmp_path_factory.mktemp("api") / "renewal.gpkg"
-    shutil.copyfile(sample_store.path, path)
-    return path
+    return copy_sample(sample_store, tmp_path_factory.mktemp("api"))
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,13 @@
 problem+json saying what to fix, the store unchanged and no server path in the answer."""
 
 import json
-import shutil
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from tests.conftest import sha256
+from tests.conftest import copy_sample, sha256
 
 TOKEN = {"Authorization": "Bearer s3cret"}
 SQUARE = [[[113.30, 35.20], [113.301, 35.20], [113.301, 35.201], [113.30, 35.201], [113.30, 35.20]]]
@@ -114,9 +113,7 @@ BAD_REQUESTS = [
 
 @pytest.fixture(scope="module")
 def bad_store(sample_store, tmp_path_factory):
-    path = tmp_path_factory.mktemp("bad") / "renewal.gpkg"
-    shutil.copyfile(sample_store.path, path)
-    return path
+    return copy_sample(sample_store, tmp_path_factory.mktemp("bad"))
 
 
 @pytest.fixture(scope="module")

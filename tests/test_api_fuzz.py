@@ -4,7 +4,6 @@ schemathesis' pytest plugin does not load under pytest 9 (it reads the removed
 ``Function._nodeid``), so this drives its per-operation hypothesis strategies directly.
 """
 
-import shutil
 
 import pytest
 import schemathesis
@@ -12,14 +11,14 @@ from hypothesis import HealthCheck, given, settings
 
 from api.app import create_app
 from api.settings import Settings
+from tests.conftest import copy_sample
 
 EXAMPLES_PER_OPERATION = 12
 
 
 @pytest.fixture(scope="module")
 def fuzz_schema(sample_store, tmp_path_factory):
-    path = tmp_path_factory.mktemp("fuzz") / "renewal.gpkg"
-    shutil.copyfile(sample_store.path, path)
+    path = copy_sample(sample_store, tmp_path_factory.mktemp("fuzz"))
     app = create_app(Settings(store=str(path), edit_tokens="fuzz:f", upload_limit_mb=1))
     return schemathesis.openapi.from_asgi("/api", app)
 

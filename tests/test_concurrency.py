@@ -4,7 +4,6 @@ answered while a long import runs; caches follow the versions of the layers they
 
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -18,7 +17,7 @@ import pytest
 
 from layers.store import open_store
 from layers.validate import validate_layer
-from tests.conftest import serve, sha256
+from tests.conftest import copy_sample, serve, sha256
 
 TOKEN = {"Authorization": "Bearer s3cret"}
 WRITE_SECONDS = 20
@@ -26,9 +25,7 @@ WRITE_SECONDS = 20
 
 @pytest.fixture
 def store_path(sample_store, tmp_path):
-    path = tmp_path / "renewal.gpkg"
-    shutil.copyfile(sample_store.path, path)
-    return path
+    return copy_sample(sample_store, tmp_path)
 
 
 def _service(name: str, lon: float = 113.21, lat: float = 35.22) -> dict:
