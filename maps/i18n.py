@@ -12,7 +12,9 @@ TEXT = {
            "services": "公共服务设施", "rings": "300/500/1000 米圈", "isochrones": "步行等时圈", "nearest": "最近设施连线",
            "gaps": "缺口（对照 GB 50180-2018）", "no_gaps": "各类设施均达标", "constraints": "限制因素",
            "surface": "适宜性评价", "candidates": "推荐安置地块", "origin": "原片区", "score": "得分",
-           "unmatched": "未匹配行政区的区域（开发区等）", "amap_mode": "切换高德底图（GCJ-02）", "mu": "亩"},
+           "unmatched": "未匹配行政区的区域（开发区等）", "amap_mode": "切换高德底图（GCJ-02）", "mu": "亩",
+           "app_title": "城市更新规划", "nav": "导航", "nav_overview": "总览地图", "nav_targets": "目标与进度",
+           "nav_sites": "安置选址", "nav_import": "导入图层", "nav_edit": "编辑片区"},
     "en": {"search": "Search by name…", "download": "Download visible layer (GeoJSON)", "nothing": "No features to download",
            "status": "Status", "overview": "Urban renewal overview", "area_link": "Open the area map",
            "local": "Local basemap (offline)", "osm": "OpenStreetMap (online)", "tianditu": "Tianditu (online)",
@@ -22,7 +24,10 @@ TEXT = {
            "gaps": "Gaps against GB 50180-2018", "no_gaps": "Every category meets the standard",
            "constraints": "Constraints", "surface": "Suitability", "candidates": "Recommended sites",
            "origin": "Origin area", "score": "Score", "unmatched": "Regions matching no district (development zones)",
-           "amap_mode": "Switch to Amap (GCJ-02)", "mu": "mu"},
+           "amap_mode": "Switch to Amap (GCJ-02)", "mu": "mu",
+           "app_title": "Urban renewal planning", "nav": "Navigation", "nav_overview": "Overview map",
+           "nav_targets": "Targets and progress", "nav_sites": "Resettlement sites", "nav_import": "Import layers",
+           "nav_edit": "Edit areas"},
 }
 
 STATUS_COLORS = {"planned": "#9ecae1", "approved": "#4292c6", "started": "#fdae6b", "basically_built": "#e6550d",
