@@ -7,7 +7,7 @@ import sys
 from gis.accessibility import supply_demand
 from gis.isochrones import walking_isochrones
 from gis.services import area_summary, nearest_services, share_within_standard
-from layers.inputs import analysis_inputs, resolve_area
+from layers.inputs import analysis_inputs, area_supply, resolve_area
 from layers.writers import write_layer
 from renewal_cli.output import print_json, print_table
 
@@ -99,10 +99,25 @@ def cmd_services(store, args) -> int:
                         "coverage_score": float(summary.coverage_score),
                         "categories": rows[JSON_FIELDS].astype(object).where(rows[JSON_FIELDS].notna(), None)
                         .to_dict(orient="records")})
+        if len(out) == 1:
+            out[0]["supply"] = area_supply(store, inputs, origins)
         print_json(out if len(out) != 1 else out[0])
         return 0
     print_services_table(report)
+    if len(origins) == 1:
+        print_supply(area_supply(store, inputs, origins))
     return 0
+
+
+def print_supply(supply: dict) -> None:
+    """The 2SFCA part of an area's report: what its residents share with everyone around."""
+    if not supply["categories"]:
+        print("\nsupply: no facility in the services layer has a capacity (2SFCA needs capacities)")
+        return
+    print(f"\nsupply ({supply['method']}, capacity per 1000 residents within the standard's walking distance); "
+          f"demand: {supply['demand']}")
+    print_table(supply["categories"], [("category_zh", "设施"), ("catchment_m", "范围(m)"),
+                                       ("facilities", "范围内设施"), ("per_1000", "每千人容量")])
 
 
 def print_services_table(report) -> None:

@@ -123,3 +123,35 @@ def test_the_city_wide_share_counts_the_whole_population(tmp_path, capsys):
     # Straight-line (no roads): cell 1 lies 100 m from the kindergarten, cell 2 550 m (standard 300 m).
     line = next(row for row in out.split("the whole population")[1].splitlines() if row.startswith("幼儿园"))
     assert line.split()[1:] == ["6000", "1000", "16.7%"]
+
+
+def test_the_area_services_report_takes_its_demand_from_the_population_layer(tmp_path, capsys):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    store_path = _small_store(tmp_path)
+    assert main(["--store", str(store_path), "services", "甲片区"]) == 0
+    out = capsys.readouterr().out
+    assert "demand: population layer: 6,000 persons in 2 units" in out
+    # No roads: straight lines. The kindergarten (130 seats) is 50 m from the area; only cell 1's
+    # 1000 persons live within its 300 m: 130 seats per 1000 residents, as in the hand case above.
+    with TestClient(create_app(Settings(store=str(store_path)))) as client:
+        supply = client.get("/analysis/services/甲片区").json()["supply"]
+    assert supply["demand"] == "population layer: 6,000 persons in 2 units"
+    (row,) = supply["categories"]
+    assert row["category"] == "kindergarten" and row["catchment_m"] == 300
+    assert row["per_1000"] == pytest.approx(130.0) and row["facilities"] == 1
+
+
+def test_without_a_population_layer_the_area_report_says_its_demand_is_the_households(tmp_path, capsys):
+    store = open_store(tmp_path / "s.gpkg")
+    import_frame(store, _area(), layer="renewal_areas")
+    import_frame(store, _kindergarten(), layer="services")
+    assert main(["--store", str(tmp_path / "s.gpkg"), "services", "甲片区", "--json"]) == 0
+    import json
+
+    supply = json.loads(capsys.readouterr().out)["supply"]
+    assert supply["demand"] == "the renewal areas' own households only (no population layer)"
+    assert supply["categories"][0]["per_1000"] == pytest.approx(130 / 262 * 1000, abs=0.01)

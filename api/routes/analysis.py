@@ -23,6 +23,7 @@ from layers.inputs import (
     analysis_inputs,
     area_isochrones,
     area_services_report,
+    area_supply,
     area_surface,
     parse_require,
     resolve_area,
@@ -50,7 +51,8 @@ def services_report(area: str, store: Store, _: Reader) -> dict:
     return {"area_id": int(origin.id.iloc[0]), "area_name": origin.name.iloc[0], "basis": str(report.basis.iloc[0]),
             "categories_met": int(summary.categories_met), "categories_required": int(summary.categories_required),
             "coverage_score": float(summary.coverage_score),
-            "categories": _records(report[REPORT_FIELDS].astype(object))}
+            "categories": _records(report[REPORT_FIELDS].astype(object)),
+            "supply": area_supply(store, inputs, origin)}
 
 
 @router.get("/nearby", summary="Facilities around a point (walking and straight distances)")
