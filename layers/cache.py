@@ -63,8 +63,8 @@ class FolderCache(Generic[T]):
 
     GRACE_S = 120.0
 
-    def __init__(self, prefix: str, size: int = 8):
-        self.prefix = prefix
+    def __init__(self, prefix: str, size: int = 8, dir: str | None = None):
+        self.prefix, self.dir = prefix, dir  # ``dir``: make the folders inside this one
         self.cache: VersionedCache[tuple] = VersionedCache(size, on_evict=self._retire)
         self.lock = threading.Lock()
         self.retired: list = []
@@ -72,7 +72,7 @@ class FolderCache(Generic[T]):
     def get(self, key: Hashable, build: Callable[[str], T]) -> T:
         """The value for ``key``, built by ``build(folder)`` the first time."""
         def make() -> tuple:
-            folder = tempfile.TemporaryDirectory(prefix=self.prefix)
+            folder = tempfile.TemporaryDirectory(prefix=self.prefix, dir=self.dir, ignore_cleanup_errors=True)
             try:
                 return folder, build(folder.name)
             except BaseException:

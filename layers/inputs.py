@@ -5,7 +5,7 @@ Shared by the CLI and the API so both resolve names and build networks the same 
 
 from __future__ import annotations
 
-__all__ = ["resolve_area", "analysis_inputs", "AnalysisInputs", "area_supply"]
+__all__ = ["resolve_area", "analysis_inputs", "AnalysisInputs", "area_supply", "SurfaceCache", "surface_spec"]
 
 from dataclasses import dataclass
 
@@ -15,7 +15,7 @@ import pandas as pd
 from gis.errors import InputError, NotFoundError
 from gis.network import WalkNetwork, build_network
 from gis.standards import Standard, default_standards, load_standards
-from layers.cache import VersionedCache
+from layers.cache import FolderCache, VersionedCache
 from layers.store import LayerStore, layer_versions
 
 
@@ -177,6 +177,58 @@ def units_for(area_row, units: int | None) -> int | None:
     return None
 
 
+def surface_spec(store: LayerStore, spec=None, max_distance=None):
+    """The spec a surface is built with: the default one when none is given, reaching at least
+    ``max_distance``, without the slope criterion when the store has no DEM."""
+    from dataclasses import replace
+
+    from gis.suitability.model import default_spec
+
+    spec = spec or default_spec(max_distance_m=float(max_distance or 3000.0))
+    if max_distance and max_distance > spec.max_distance_m:
+        spec = replace(spec, max_distance_m=float(max_distance))
+    if not store.has_kind("dem") and any(c.source == "slope" for c in spec.criteria):
+        spec = replace(spec, criteria=tuple(c for c in spec.criteria if c.source != "slope"))
+    return spec
+
+
+class SurfaceCache:
+    """Suitability surfaces per (versions of the layers they are built from, area, spec).
+
+    Building the criterion rasters takes seconds; combining them milliseconds to a second. So
+    the criteria are kept per :func:`~gis.suitability.model.criteria_key` of the spec, and the
+    surfaces of other weights, transforms or methods on them are combined into folders inside
+    theirs (retired with them). ``max_cells`` bounds the grid one request may build."""
+
+    def __init__(self, size: int = 4, per_criteria: int = 8, max_cells: int | None = None):
+        self.folders: FolderCache[_BuiltCriteria] = FolderCache("surface-", size)
+        self.per_criteria, self.max_cells = per_criteria, max_cells
+
+    def get(self, store: LayerStore, area, spec=None, max_distance=None):
+        """``(origin, surface)`` for ``area`` under ``spec`` (the default spec when None)."""
+        from gis.suitability.model import criteria_key, recombine
+
+        area_id = int(resolve_area(analysis_inputs(store).areas, area).id.iloc[0])
+        spec = surface_spec(store, spec, max_distance)
+        key = (surface_inputs_key(store), area_id, criteria_key(spec))
+
+        def build(folder: str) -> _BuiltCriteria:
+            origin, surface = area_surface(store, area_id, out_dir=folder, spec=spec, max_cells=self.max_cells)
+            return _BuiltCriteria(origin, surface, FolderCache("combined-", self.per_criteria, dir=folder))
+
+        built = self.folders.get(key, build)
+        if repr(spec) == repr(built.surface.spec):
+            return built.origin, built.surface
+        return built.origin, built.combined.get(repr(spec), lambda folder: recombine(built.surface, spec, folder))
+
+
+@dataclass
+class _BuiltCriteria:
+    origin: gpd.GeoDataFrame
+    surface: object
+    combined: FolderCache
+
+
 def area_surface(store: LayerStore, area_key, *, out_dir, spec=None, max_distance=None, progress=None,
                  tile: int = 512, max_cells: int | None = None):
     """The origin area and its suitability surface (rasters written under ``out_dir``).
@@ -185,23 +237,18 @@ def area_surface(store: LayerStore, area_key, *, out_dir, spec=None, max_distanc
     grid's) and returning a tqdm-like object, e.g. ``lambda total: tqdm(total=total)``.
     ``tile``: window size of the build (cells a side). ``max_cells``: refuse a grid larger than
     this (a server's bound on what one request may cost)."""
-    from dataclasses import replace
 
     from gis.crs import metric_crs
-    from gis.suitability.model import build_surface, default_spec, surface_grid
+    from gis.suitability.model import build_surface, surface_grid
 
     inputs = analysis_inputs(store)
     origin = resolve_area(inputs.areas, area_key)
-    spec = spec or default_spec(max_distance_m=float(max_distance or 3000.0))
-    if max_distance and max_distance > spec.max_distance_m:
-        spec = replace(spec, max_distance_m=float(max_distance))
+    spec = surface_spec(store, spec, max_distance)
     layers = _layers_by_kind(store)
     roads = store.read(layers["roads"]) if "roads" in layers else None
     constraints = store.read(layers["constraints"]) if "constraints" in layers else None
     dem = store.read_raster(layers["dem"]) if "dem" in layers else None
     try:
-        if dem is None and any(c.source == "slope" for c in spec.criteria):
-            spec = replace(spec, criteria=tuple(c for c in spec.criteria if c.source != "slope"))
         bar = None
         crs = inputs.network.crs if inputs.network is not None else None
         grid = surface_grid(origin, spec, crs or metric_crs(origin))

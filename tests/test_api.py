@@ -386,3 +386,19 @@ def test_raster_tiles_and_tilejson(client):
     assert far.status_code == 200  # transparent, not an error
     problem(client.get("/rasters/dem/tiles/3/99/0.png"), 400)
     problem(client.get("/rasters/roads/tilejson.json"), 404)
+
+
+def test_site_selection_tiles_show_the_surface_of_the_request(client):
+    body = {"for": "西大井片区", "units": 1000, "top": 3}
+    default = client.post("/analysis/site-selection", json=body).json()
+    assert default["tiles"] == "/rasters/suitability-1/tiles/{z}/{x}/{y}.png"
+    heavy = client.post("/analysis/site-selection",
+                        json={**body, "weights": {"criteria": {"origin": {"weight": 80}}}}).json()
+    assert heavy["tiles"].startswith("/rasters/suitability-1/tiles/{z}/{x}/{y}.png?surface=")
+    assert heavy["weights"]["origin"] > default["weights"]["origin"]
+    tile = {"z": 14, "x": 13343, "y": 6476}  # over 西大井片区
+    a, b = (client.get(t["tiles"].format(**tile)) for t in (default, heavy))
+    assert a.status_code == b.status_code == 200 and a.headers["content-type"] == "image/png"
+    assert a.content != b.content  # another surface, drawn
+    problem(client.get("/rasters/suitability-1/tiles/14/13343/6476.png?surface=bm90LWEtdG9rZW4"), 400)
+    problem(client.get("/rasters/suitability-1/tiles/14/13343/6476.png?surface=a%20b"), 400)

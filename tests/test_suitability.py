@@ -542,3 +542,27 @@ def test_ms_statistics_are_the_whole_rasters_for_surface_and_parcels(tmp_path):
         window = src.window(X0 + 600, Y0, X0 + 800, Y0 + 200)
         surface_mean = float(np.nanmean(src.read(1, window=window)))
     assert scored.score.iloc[0] == pytest.approx(surface_mean, rel=1e-5)
+
+
+def test_recombined_surface_equals_a_fresh_build_with_the_same_spec(world, tmp_path):
+    from dataclasses import replace
+
+    from gis.suitability.model import recombine
+
+    origin, surface, _ = world
+    services = gpd.GeoDataFrame({"name": ["s1", "s2"], "category": ["primary_school", "primary_school"]},
+                                geometry=[shapely.Point(X0 + 700, Y0 + 100), shapely.Point(X0 + 700, Y0 + 900)],
+                                crs=4547)
+    constraints = gpd.GeoDataFrame({"name": ["塌陷"], "kind": ["subsidence"], "severity": ["exclude"],
+                                    "buffer_m": [0.0]},
+                                   geometry=[shapely.box(X0 + 300, Y0 + 600, X0 + 1000, Y0 + 1000)], crs=4547)
+    reweighted = replace(surface.spec, method="weighted_product", criteria=(
+        replace(surface.spec.criteria[0], weight=3),
+        replace(surface.spec.criteria[1], weight=1, transform=Transform("near", {"midpoint": 300, "spread": 60}))))
+    fast = recombine(surface, reweighted, tmp_path / "re")
+    fresh = build_surface(origin, tmp_path / "fresh", services=services, constraints=constraints, spec=reweighted)
+    with rasterio.open(fast.surface_path) as a, rasterio.open(fresh.surface_path) as b:
+        assert a.transform == b.transform
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+    with pytest.raises(InputError, match="same criteria"):
+        recombine(surface, replace(reweighted, resolution=20), tmp_path / "other")

@@ -3,6 +3,7 @@ AHP weights, target checks. Each handler parses, calls one library function, ans
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Annotated, Any
 
@@ -17,18 +18,16 @@ from gis.services import area_summary, facilities_near
 from gis.suitability.model import default_spec, spec_from_dict
 from gis.suitability.weights import ahp_weights
 from gis.targets import check_targets
-from layers.cache import FolderCache
 from layers.features import to_geojson_features
 from layers.inputs import (
+    SurfaceCache,
     analysis_inputs,
     area_isochrones,
     area_services_report,
     area_supply,
-    area_surface,
     parse_require,
     resolve_area,
     select_on,
-    surface_inputs_key,
 )
 from layers.reports import site_result
 
@@ -100,28 +99,46 @@ class SiteSelectionRequest(BaseModel):
 MAX_CELLS = 20_000_000
 
 
-class _SurfaceCache:
-    """Surfaces per (versions of the layers they are built from, area id, spec): building one
-    takes seconds, selecting on it or rendering a tile milliseconds."""
-
-    def __init__(self, size: int = 8):
-        self.folders = FolderCache("surface-", size)
-
-    def get(self, store, area, spec, max_distance):
-        area_id = int(resolve_area(analysis_inputs(store).areas, area).id.iloc[0])
-        key = (surface_inputs_key(store), area_id, repr(spec), max_distance)
-        return self.folders.get(key, lambda folder: area_surface(store, area_id, out_dir=folder, spec=spec,
-                                                                 max_distance=max_distance, max_cells=MAX_CELLS))
+SURFACES = SurfaceCache(max_cells=MAX_CELLS)
 
 
-SURFACES = _SurfaceCache()
-
-
-def _spec(body: SiteSelectionRequest, raster_dirs: list[str]):
-    if body.weights is None:
-        return default_spec(max_distance_m=float(body.max_distance or 3000))
+def _spec(weights: dict | None, max_distance: float | None, raster_dirs: list[str]):
+    if weights is None:
+        return default_spec(max_distance_m=float(max_distance or 3000))
     # Over HTTP a criterion may read a raster only from the operator's allow-listed folders.
-    return spec_from_dict(body.weights, raster_dirs=raster_dirs)
+    return spec_from_dict(weights, raster_dirs=raster_dirs)
+
+
+#: The longest surface token a tile URL may carry (a weights document is a few hundred bytes).
+MAX_TOKEN = 8192
+
+
+def surface_token(weights: dict | None, max_distance: float | None) -> str:
+    """The surface a request asked for, as a URL-safe token its map tiles carry: any server
+    process can rebuild (or find) that surface from it, without shared state."""
+    if weights is None and max_distance is None:
+        return ""
+    doc = json.dumps({"weights": weights, "max_distance": max_distance}, sort_keys=True, separators=(",", ":"),
+                     ensure_ascii=False)
+    return base64.urlsafe_b64encode(doc.encode()).decode().rstrip("=")
+
+
+def surface_for_token(store, area: str, token: str | None, raster_dirs: list[str]):
+    """``(origin, surface)`` of a token made by :func:`surface_token` (the default surface for none)."""
+    if not token:
+        return SURFACES.get(store, area, default_spec(), None)
+    try:
+        if len(token) > MAX_TOKEN:
+            raise ValueError
+        doc = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        weights, max_distance = doc["weights"], doc["max_distance"]
+        if not (weights is None or isinstance(weights, dict)) or not (
+                max_distance is None or (isinstance(max_distance, int | float) and 0 < max_distance <= 20000)):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise InputError("surface: not a surface token from a site-selection answer; "
+                         "use the 'tiles' URL the answer gives") from None
+    return SURFACES.get(store, area, _spec(weights, max_distance, raster_dirs), max_distance)
 
 
 @router.post("/site-selection", summary="Ranked resettlement sites with score breakdown (GeoJSON)")
@@ -130,7 +147,7 @@ def site_selection(body: SiteSelectionRequest, request: Request, store: Store, _
     for cat, metres in require.items():
         if metres <= 0:
             raise InputError(f"require {cat}: metres must be positive")
-    spec = _spec(body, request.app.state.settings.raster_folders())
+    spec = _spec(body.weights, body.max_distance, request.app.state.settings.raster_folders())
     origin, surface = SURFACES.get(store, body.for_, spec, body.max_distance)
     selection, regions = select_on(store, origin, surface, units=body.units, max_distance=body.max_distance,
                                    require=require, top=body.top, land_status=body.land_status)
@@ -142,6 +159,9 @@ def site_selection(body: SiteSelectionRequest, request: Request, store: Store, _
                          "geometry": json.loads(shapely.to_geojson(shapely.set_precision(geom, 1e-7))),
                          "properties": cand})
     meta = {k: v for k, v in result.items() if k != "candidates"}
+    token = surface_token(body.weights, body.max_distance)
+    meta["tiles"] = (f"/rasters/suitability-{int(origin.id.iloc[0])}/tiles/{{z}}/{{x}}/{{y}}.png"
+                     + (f"?surface={token}" if token else ""))
     return JSONResponse({"type": "FeatureCollection", "features": features, **meta},
                         media_type="application/geo+json")
 

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from api.deps import BaseURL, Reader, Store
-from api.routes.analysis import SURFACES
+from api.routes.analysis import surface_for_token
 from gis.errors import NotFoundError
-from gis.suitability.model import default_spec
 from layers.cache import FolderCache
 from layers.store import layer_versions
 from maps.tiles import RasterSource, render_tile, tilejson, web_mercator_copy
 
 router = APIRouter(prefix="/rasters", tags=["Rasters"])
+#: A suitability surface other than the default: the token a site-selection answer's tiles carry.
+SurfaceToken = Annotated[str | None, Query(max_length=8192, pattern="^[A-Za-z0-9_-]*$")]
 
 
-def raster_source(store, raster_id: str) -> RasterSource:
+def raster_source(store, raster_id: str, surface_token: str | None = None, raster_dirs=()) -> RasterSource:
     if raster_id.startswith("suitability-"):
         area = raster_id.removeprefix("suitability-")
-        _, surface = SURFACES.get(store, area, default_spec(), None)
+        _, surface = surface_for_token(store, area, surface_token, list(raster_dirs))
         return RasterSource(web_mercator_copy(surface.surface_path), 0.0, 1.0, "rdylgn")
     info = store.info(raster_id)
     if info.geometry_type != "raster":
@@ -46,14 +49,17 @@ def _stored_source(store, raster_id: str, folder: str) -> RasterSource:
 
 
 @router.get("/{raster_id}/tilejson.json", summary="TileJSON of a raster")
-def raster_tilejson(raster_id: str, store: Store, base: BaseURL, _: Reader) -> dict:
-    src = raster_source(store, raster_id)
-    return tilejson(src, f"{base}/rasters/{raster_id}/tiles/{{z}}/{{x}}/{{y}}.png", raster_id)
+def raster_tilejson(raster_id: str, request: Request, store: Store, base: BaseURL, _: Reader,
+                    surface: SurfaceToken = None) -> dict:
+    src = raster_source(store, raster_id, surface, request.app.state.settings.raster_folders())
+    query = f"?surface={surface}" if surface else ""
+    return tilejson(src, f"{base}/rasters/{raster_id}/tiles/{{z}}/{{x}}/{{y}}.png{query}", raster_id)
 
 
 @router.get("/{raster_id}/tiles/{z}/{x}/{y}.png", summary="A PNG map tile (Web Mercator)",
             responses={200: {"content": {"image/png": {}}}})
-def raster_tile(raster_id: str, store: Store, _: Reader, z: int = Path(ge=0, le=22), x: int = Path(ge=0),
-                y: int = Path(ge=0)):
-    png = render_tile(raster_source(store, raster_id), z, x, y)
+def raster_tile(raster_id: str, request: Request, store: Store, _: Reader, z: int = Path(ge=0, le=22),
+                x: int = Path(ge=0), y: int = Path(ge=0), surface: SurfaceToken = None):
+    src = raster_source(store, raster_id, surface, request.app.state.settings.raster_folders())
+    png = render_tile(src, z, x, y)
     return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})

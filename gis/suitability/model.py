@@ -9,7 +9,7 @@ instead of weights; :func:`spec_from_dict` checks all of it first and lists ever
 
 from __future__ import annotations
 
-__all__ = ["CriterionSpec", "SuitabilitySpec", "default_spec", "spec_from_dict", "load_spec", "SPEC_KEYS",
+__all__ = ["CriterionSpec", "SuitabilitySpec", "default_spec", "criteria_key", "recombine", "spec_from_dict", "load_spec", "SPEC_KEYS",
            "SurfaceResult", "build_surface", "surface_grid"]
 
 import functools
@@ -490,6 +490,30 @@ def build_surface(origin: gpd.GeoDataFrame, out_dir, *, services: gpd.GeoDataFra
                               factor_path=factor_path, progress=progress)
     labels = {c.name: c.label_zh or c.name for c in spec.criteria}
     return SurfaceResult(grid, surface, built, str(reason_path), str(factor_path), spec, labels)
+
+
+def criteria_key(spec: SuitabilitySpec) -> tuple:
+    """What a surface's criterion, exclusion and penalty rasters depend on in ``spec``: the
+    criteria's names and sources and the grid. Weights, transforms and the method only change
+    the combine, so surfaces whose specs share this key can share those rasters
+    (:func:`recombine`)."""
+    return (tuple((c.name, c.source) for c in spec.criteria), spec.resolution, spec.max_distance_m, spec.penalty)
+
+
+def recombine(built: SurfaceResult, spec: SuitabilitySpec, out_dir, *, progress=None) -> SurfaceResult:
+    """The surface of ``spec`` over the criterion rasters of ``built`` (same :func:`criteria_key`),
+    written as ``surface.tif`` in ``out_dir``: a weight or transform changed in a form costs a
+    combine (a fraction of a second per million cells), not a rebuild of every criterion."""
+    if criteria_key(spec) != criteria_key(built.spec):
+        raise InputError("recombine needs a spec with the same criteria, grid and penalty as the built surface")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {c.name: c.path for c in built.criteria}
+    criteria = [with_statistics(Criterion(c.name, paths[c.name], c.transform, c.weight)) for c in spec.criteria]
+    surface = combine_rasters(criteria, out_dir / "surface.tif", method=spec.method, reason_path=built.reason_path,
+                              factor_path=built.factor_path, progress=progress)
+    labels = {c.name: c.label_zh or c.name for c in spec.criteria}
+    return SurfaceResult(built.grid, surface, criteria, built.reason_path, built.factor_path, spec, labels)
 
 
 def surface_grid(origin: gpd.GeoDataFrame, spec: SuitabilitySpec, crs) -> Grid:
