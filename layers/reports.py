@@ -22,6 +22,7 @@ def site_result(origin, surface, selection, regions, *, sensitivity: bool = Fals
     out["mode"] = "parcels"
     out["required_m2"] = selection.required_m2
     out["removed_by_rule"] = selection.removed
+    out["parcels_considered"] = int(len(selection.scored))
     rows = []
     for _, r in selection.candidates.iterrows():
         rows.append({

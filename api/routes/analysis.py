@@ -7,6 +7,7 @@ import base64
 import json
 from typing import Annotated, Any
 
+import geopandas as gpd
 import shapely
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -42,15 +43,20 @@ def _records(frame) -> list[dict]:
 
 
 @router.get("/services/{area}", summary="Nearby services of an area against GB 50180-2018")
-def services_report(area: str, store: Store, _: Reader) -> dict:
+def services_report(area: str, store: Store, _: Reader,
+                    with_planned: Annotated[bool, Query(description="count the stored planned facilities "
+                                                        "(planned_services), named '…(规划)'")] = False) -> dict:
+    # Imported here: this handler is the only part of the module issue #13 changes.
+    from layers.planned import planned_report
+
     inputs = analysis_inputs(store)
     origin = resolve_area(inputs.areas, area)
-    report = area_services_report(store, inputs, origin)
+    report = planned_report(store, inputs, origin) if with_planned else area_services_report(store, inputs, origin)
     summary = area_summary(report).iloc[0]
     return {"area_id": int(origin.id.iloc[0]), "area_name": origin.name.iloc[0], "basis": str(report.basis.iloc[0]),
             "categories_met": int(summary.categories_met), "categories_required": int(summary.categories_required),
             "coverage_score": float(summary.coverage_score),
-            "categories": _records(report[REPORT_FIELDS].astype(object)),
+            "categories": _records(report[REPORT_FIELDS].astype(object)), "with_planned": with_planned,
             "supply": area_supply(store, inputs, origin)}
 
 
@@ -106,7 +112,9 @@ def _spec(weights: dict | None, max_distance: float | None, raster_dirs: list[st
     if weights is None:
         return default_spec(max_distance_m=float(max_distance or 3000))
     # Over HTTP a criterion may read a raster only from the operator's allow-listed folders.
-    return spec_from_dict(weights, raster_dirs=raster_dirs)
+    # A document without its own max_distance_m scores "near the origin" over the asked reach.
+    return spec_from_dict(weights, base=default_spec(max_distance_m=float(max_distance or 3000)),
+                          raster_dirs=raster_dirs)
 
 
 #: The longest surface token a tile URL may carry (a weights document is a few hundred bytes).
@@ -160,6 +168,8 @@ def site_selection(body: SiteSelectionRequest, request: Request, store: Store, _
                          "properties": cand})
     meta = {k: v for k, v in result.items() if k != "candidates"}
     token = surface_token(body.weights, body.max_distance)
+    box = gpd.GeoSeries([shapely.box(*surface.grid.bounds)], crs=surface.grid.crs).to_crs(4326).total_bounds
+    meta["extent"] = [round(float(v), 6) for v in box]  # the scored extent (WGS84 / CGCS2000 degrees)
     meta["tiles"] = (f"/rasters/suitability-{int(origin.id.iloc[0])}/tiles/{{z}}/{{x}}/{{y}}.png"
                      + (f"?surface={token}" if token else ""))
     return JSONResponse({"type": "FeatureCollection", "features": features, **meta},

@@ -5,21 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import geopandas as gpd
 import numpy as np
-import shapely
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 import maps
 from api.deps import Reader, Store
-from api.routes.analysis import SURFACES
 from gis.crs import gcj02_to_wgs84, transform_geometries, wgs84_to_gcj02
 from gis.errors import InputError
 from gis.isochrones import distance_rings
 from gis.services import lines_to_nearest
-from gis.suitability.model import default_spec
 from gis.targets import TOTAL_REGION, check_targets
 from layers.features import FeatureQuery, query_features, read_layer_cached, to_geojson_features
 from layers.inputs import (
@@ -28,10 +24,11 @@ from layers.inputs import (
     area_services_report,
     parse_require,
     resolve_area,
-    select_on,
+    surface_spec,
 )
 from layers.schemas import LABELS_ZH
-from maps.builders import STATIC_PREFIX, area_page, overview_page, site_page, targets_page
+from maps.builders import STATIC_PREFIX, area_page, overview_page, targets_page
+from maps.site_form import site_selection_page
 
 router = APIRouter(prefix="/maps", tags=["Maps"])
 Lang = Annotated[str, Query(pattern="^(zh|en)$")]
@@ -72,23 +69,21 @@ def area_map(area: str, request: Request, store: Store, _: Reader, lang: Lang = 
                      tianditu_token=_token(request))
 
 
-@router.get("/site-selection", response_class=HTMLResponse, summary="Map of resettlement site candidates")
-def site_map(request: Request, store: Store, _: Reader, for_: Annotated[str, Query(alias="for")],
+@router.get("/site-selection", response_class=HTMLResponse, summary="Site-selection workplace (form, table, map)")
+def site_map(store: Store, _: Reader, for_: Annotated[str | None, Query(alias="for")] = None,
              units: Annotated[int | None, Query(gt=0, le=1_000_000)] = None,
              max_distance: Annotated[float | None, Query(gt=0, le=20000)] = None,
-             require: str | None = None, top: Annotated[int, Query(ge=1, le=20)] = 5, lang: Lang = "zh"):
-    origin, surface = SURFACES.get(store, for_, default_spec(), None)
-    selection, regions = select_on(store, origin, surface, units=units, max_distance=max_distance,
-                                   require=parse_require(require), top=top)
-    cand = selection.candidates if selection is not None else regions
-    constraints = store.read(store.find_kind("constraints")) if any(i.kind == "constraints" for i in store.layers()) else None
-    extent = surface.grid.bounds
-    box = gpd.GeoSeries([shapely.box(*extent)], crs=surface.grid.crs).to_crs(4326).total_bounds
-    contrib = [c for c in cand.columns if c.startswith("c_")]
-    keep = [c for c in ("rank", "name", "score", "area_mu", "required_mu", "capacity_units", "origin_network_m",
-                        "binding", "geometry") if c in cand.columns] + contrib
-    tiles = f"/rasters/suitability-{int(origin.id.iloc[0])}/tiles/{{z}}/{{x}}/{{y}}.png"
-    return site_page(origin, cand[keep], constraints, tiles, lang=lang, extent=box, labels=surface.labels)
+             require: str | None = None, top: Annotated[int | None, Query(ge=1, le=50)] = None,
+             run: bool = False, lang: Lang = "zh"):
+    """The form for an area chosen from the list (``for`` preselects one); ``units``,
+    ``max_distance``, ``require``, ``top`` prefill it, and ``run`` (or ``units``) asks at once,
+    so a shared link opens on its answer."""
+    inputs = analysis_inputs(store)
+    chosen = int(resolve_area(inputs.areas, for_).id.iloc[0]) if for_ else None
+    prefill = {"units": units, "max_distance": max_distance, "require": parse_require(require), "top": top,
+               "run": bool(chosen is not None and (run or units))}
+    return site_selection_page(inputs.areas, chosen, surface_spec(store, None, max_distance), lang=lang,
+                               prefill=prefill)
 
 
 @router.get("/targets", response_class=HTMLResponse, summary="Choropleth of a target metric by district")
