@@ -31,7 +31,7 @@ def register(sub) -> None:
     p.add_argument("--encoding", help="text encoding (e.g. GBK); default: .cpg, else UTF-8, else GB18030")
     p.add_argument("--mode", choices=("replace", "append"), default="replace")
     p.add_argument("--source-layer", help="layer inside a multi-layer file (GeoPackage)")
-    p.add_argument("--poi-table", help="CSV replacing the Amap type-code / Baidu tag → category table")
+    p.add_argument("--poi-table", help="CSV replacing the Amap type-code / Baidu tag / Tencent category → category table")
     p.add_argument("--skip-unmapped", action="store_true",
                    help="Amap/Baidu exports: leave out (and report) POIs whose type maps to no category")
     p.set_defaults(handler=cmd_import)
