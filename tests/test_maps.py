@@ -111,8 +111,10 @@ def test_area_map_lists_gaps_and_draws_services(browser, server):
 
 def test_site_selection_map_shows_ranked_candidates_and_tiles(browser, server):
     tiles = []
-    p = Page(browser, server, "/maps/site-selection?for=西大井片区&units=1000")
+    # A shared link (area, units, top) opens on its answer.
+    p = Page(browser, server, "/maps/site-selection?for=西大井片区&units=1000&top=5")
     p.page.on("response", lambda r: tiles.append(r.status) if "/rasters/" in r.url else None)
+    p.page.wait_for_function("document.body.getAttribute('data-answered') !== null", timeout=60000)
     p.page.evaluate("window.__rnMap.setZoom(window.__rnMap.getZoom() + 1)")
     p.page.wait_for_timeout(2500)
     assert p.page.locator(".rn-rank").count() == 5
