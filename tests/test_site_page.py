@@ -109,3 +109,15 @@ def test_a_phone_sized_page_has_labels_and_no_sideways_scroll(browser, server): 
     assert unlabelled == []
     p.shot("site_selection_390")
     p.clean()
+
+
+def test_the_sensitivity_switch_shows_how_stable_the_top_three_are(browser, server):  # noqa: F811
+    p = _open(browser, server)
+    p.page.get_by_label("安置套数").fill("1000")
+    p.page.get_by_label("显示前三名稳定性").check()
+    _answer(p)
+    rows = p.page.locator("#sensitivity tbody tr")
+    assert rows.count() == 3
+    shares = [float(r.locator("td").nth(1).inner_text().rstrip(" %")) for r in rows.all()]
+    assert all(0 <= s <= 100 for s in shares) and shares == sorted(shares, reverse=True)
+    p.clean()
