@@ -32,12 +32,25 @@ CONFORMANCE = [
 RESERVED = {"bbox", "bbox-crs", "limit", "offset", "crs", "properties", "f", "datetime", "ids"}
 
 
-@router.get("/", summary="Landing page", tags=["OGC API – Features"])
-def landing(base: BaseURL, _: Reader) -> dict:
-    return {
+@router.get("/", summary="Landing page (JSON; browsers get the home page)",
+            tags=["OGC API – Features"], response_class=JSONResponse,
+            responses={200: {"description": "the landing document, or the home page as HTML",
+                             "content": {"text/html": {"schema": {"type": "string"}}}}})
+def landing(request: Request, base: BaseURL, store: Store, _: Reader,
+            f: Annotated[str | None, Query(pattern="^(json|html)$",
+                                           description="json or html, else by Accept")] = None,
+            lang: Annotated[str, Query(pattern="^(zh|en)$",
+                                       description="the HTML page's language")] = "zh"):
+    from api.routes.home import VARY, home_response, wants_html  # the page lives with its router
+
+    if wants_html(request.headers.get("accept", ""), f):
+        return home_response(store, lang)
+    return JSONResponse({
         "title": "renewal-gis", "description": "Urban renewal layers, analyses and exports (城市更新规划)",
         "links": [
             {"href": f"{base}/", "rel": "self", "type": "application/json", "title": "this document"},
+            {"href": f"{base}/?f=html", "rel": "alternate", "type": "text/html",
+             "title": "home page (城市更新规划)"},
             {"href": f"{base}/api", "rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
              "title": "the API definition"},
             {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json",
@@ -45,7 +58,7 @@ def landing(base: BaseURL, _: Reader) -> dict:
             {"href": f"{base}/collections", "rel": "data", "type": "application/json", "title": "collections"},
             {"href": f"{base}/maps/overview", "rel": "alternate", "type": "text/html", "title": "overview map"},
         ],
-    }
+    }, headers=VARY)
 
 
 @router.get("/conformance", summary="Conformance classes", tags=["OGC API – Features"])

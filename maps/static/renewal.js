@@ -1,6 +1,9 @@
 /* renewal-gis map behaviour: one page config (window RENEWAL_CONFIG) drives layers loaded
    by view from our own API, popups, legend, search, layer control and downloads. No request
-   leaves the server unless the user picks an online basemap. */
+   leaves the server unless the user picks an online basemap.
+   Small areas are drawn as symbols (a circle sized by a field, with a permanent name label)
+   until the zoom makes their polygon visible; symbol and label points are computed here from
+   the features already loaded, so the page makes no request per feature. */
 (function () {
   "use strict";
   function esc(v) {
@@ -48,27 +51,150 @@
     var opts = {style: styleFor(spec), onEachFeature: function (f, layer) {
       f.properties.__id = f.id;
       if (spec.popup) layer.bindPopup(popupHtml(f.properties, spec), {maxWidth: 360});
-      if (spec.tooltipField) layer.bindTooltip(String(f.properties[spec.tooltipField]), {sticky: true});
+      if (spec.tooltipField) layer.bindTooltip(esc(f.properties[spec.tooltipField]), {sticky: true});
     }};
     if (spec.glyphField || spec.rankField) opts.pointToLayer = function (f, latlng) { return L.marker(latlng, {icon: iconFor(spec, f.properties)}); };
     else opts.pointToLayer = function (f, latlng) { return L.circleMarker(latlng, Object.assign({radius: 5}, styleFor(spec)(f))); };
     var geo = L.geoJSON(null, opts);
     var holder = spec.cluster && L.markerClusterGroup ? L.markerClusterGroup({disableClusteringAtZoom: 17, chunkedLoading: true}) : null;
     if (holder) { holder.addLayer(geo); }
+    var extras = null;
+    if (!holder && (spec.symbols || spec.labelField)) {  /* labels and symbols beside the features */
+      extras = L.layerGroup(); holder = L.featureGroup([geo, extras]);
+    }
     var group = holder || geo;
     group._rnSpec = spec; group._rnGeo = geo; group._rnFeatures = [];
+    group._rnExtras = extras; group._rnSymbols = [];
     return group;
+  }
+  /* A point inside a (multi)polygon, as GEOS's interior point does it: the midpoint of the
+     widest stretch of the horizontal line through the middle of the polygon's extent. The
+     centre of the extent can fall outside an L- or U-shaped district. [lat, lng] or null. */
+  function interiorPoint(geometry) {
+    if (!geometry) return null;
+    if (geometry.type === "Point") return [geometry.coordinates[1], geometry.coordinates[0]];
+    var polygons = geometry.type === "Polygon" ? [geometry.coordinates]
+      : geometry.type === "MultiPolygon" ? geometry.coordinates : [];
+    var best = null, widest = -1;
+    polygons.forEach(function (rings) {
+      var lo = Infinity, hi = -Infinity, xs = [];
+      rings[0].forEach(function (c) { lo = Math.min(lo, c[1]); hi = Math.max(hi, c[1]); });
+      var y = (lo + hi) / 2;
+      rings.forEach(function (ring) {
+        for (var i = 1; i < ring.length; i++) {
+          var a = ring[i - 1], b = ring[i];
+          if ((a[1] > y) !== (b[1] > y)) xs.push(a[0] + (y - a[1]) * (b[0] - a[0]) / (b[1] - a[1]));
+        }
+      });
+      xs.sort(function (p, q) { return p - q; });
+      for (var j = 0; j + 1 < xs.length; j += 2) {
+        if (xs[j + 1] - xs[j] > widest) {
+          widest = xs[j + 1] - xs[j]; best = [y, (xs[j] + xs[j + 1]) / 2];
+        }
+      }
+    });
+    return best;
+  }
+  /* Labels of places (districts) and symbols of small areas, rebuilt after each load. */
+  function decorate(map, group) {
+    var spec = group._rnSpec, sym = spec.symbols, extras = group._rnExtras, max = 0;
+    extras.clearLayers(); group._rnSymbols = [];
+    if (sym) {
+      group._rnGeo.eachLayer(function (l) { max = Math.max(max, +l.feature.properties[sym.sizeField] || 0); });
+    }
+    group._rnGeo.eachLayer(function (layer) {
+      var f = layer.feature, at = interiorPoint(f.geometry);
+      if (!at) return;
+      if (spec.labelField && f.properties[spec.labelField] != null) {
+        extras.addLayer(L.tooltip(at, {direction: "center", className: "rn-place", pane: "rnPlaces"})
+          .setContent(esc(f.properties[spec.labelField])));
+      }
+      if (!sym) return;
+      var value = +f.properties[sym.sizeField] || 0;
+      /* sqrt scale: the circle's area is proportional to the value */
+      var radius = Math.max(sym.radius[0], sym.radius[1] * Math.sqrt(max ? value / max : 0));
+      var marker = L.circleMarker(at, {radius: radius, color: "#fff", weight: 1.5, opacity: 1,
+                                       fillColor: styleFor(spec)(f).fillColor, fillOpacity: 0.9});
+      marker._rnPolygon = layer; marker._rnRank = value;
+      if (spec.popup) marker.bindPopup(popupHtml(f.properties, spec), {maxWidth: 360});
+      marker.bindTooltip(esc(f.properties[sym.labelField]), {permanent: true, interactive: true,
+                                                             direction: "right", offset: [radius, 0],
+                                                             className: "rn-label"});
+      marker.on("mouseover mouseout", function (e) {
+        var el = marker.getTooltip().getElement();
+        if (el) el.classList.toggle("rn-label-hover", e.type === "mouseover");
+      });
+      group._rnSymbols.push(marker);
+    });
+    group.addLayer(extras);
+    symbolize(map, group);
+  }
+  /* The symbol while its area's polygon is smaller on screen than ``minPx`` or than the symbol
+     itself (a circle never turns into a smaller shape), else the polygon. The speck under a
+     symbol is made transparent (it stays on the map: search and popups still find it). */
+  function symbolize(map, group) {
+    var sym = group._rnSpec.symbols, extras = group._rnExtras, geo = group._rnGeo;
+    if (!sym) return;
+    group._rnSymbols.forEach(function (m) {
+      var poly = m._rnPolygon, b = poly.getBounds();
+      var a = map.latLngToLayerPoint(b.getNorthWest()), c = map.latLngToLayerPoint(b.getSouthEast());
+      var small = Math.max(c.x - a.x, c.y - a.y) < Math.max(sym.minPx, 2 * m.getRadius());
+      if (small && !extras.hasLayer(m)) {
+        extras.addLayer(m); poly.setStyle({opacity: 0, fillOpacity: 0});
+      } else if (!small && extras.hasLayer(m)) {
+        extras.removeLayer(m); geo.resetStyle(poly);
+      }
+    });
+    declutter(map, group);
+  }
+  /* Hide the labels that would overlap a label of a larger area (by the symbol's size field)
+     or a map control; a hidden label shows while the pointer is over its symbol. */
+  function declutter(map, group) {
+    var controls = map.getContainer().querySelectorAll(".leaflet-control");
+    var placed = Array.prototype.map.call(controls, function (c) { return c.getBoundingClientRect(); });
+    group._rnSymbols
+      .filter(function (m) { return group._rnExtras.hasLayer(m) && m.getTooltip().getElement(); })
+      .sort(function (a, b) { return b._rnRank - a._rnRank; })
+      .forEach(function (m) {
+        var el = m.getTooltip().getElement(), r = el.getBoundingClientRect();
+        var hit = placed.some(function (p) {
+          return r.left < p.right + 2 && r.right + 2 > p.left && r.top < p.bottom && r.bottom > p.top;
+        });
+        el.classList.toggle("rn-label-hidden", hit);
+        if (!hit) placed.push(r);
+      });
+  }
+  /* ?focus=ID (the parameter named by config.focus.param): fly to that feature, open its popup. */
+  function focusFeature(map, group, C) {
+    if (C.focused) return;
+    C.focused = true;
+    var want = new URLSearchParams(window.location.search).get(C.focus.param), hit = null;
+    if (!want) return;
+    group._rnGeo.eachLayer(function (l) { if (String(l.feature.id) === want) hit = l; });
+    if (!hit) { document.body.setAttribute("data-focused", "none"); return; }
+    map.once("moveend", function () {
+      hit.openPopup(); document.body.setAttribute("data-focused", want);
+    });
+    map.flyToBounds(hit.getBounds(), {maxZoom: 16, padding: [40, 40], duration: 1.2});
   }
   function load(map, group, C, fitAfter) {
     var spec = group._rnSpec, geo = group._rnGeo;
-    if (spec.geojson) { geo.addData(spec.geojson); group._rnFeatures = spec.geojson.features; if (group._rnHolder) {} C.drawn += spec.geojson.features.length; return; }
+    if (spec.geojson) {
+      geo.addData(spec.geojson); group._rnFeatures = spec.geojson.features; C.drawn += spec.geojson.features.length;
+      if (group._rnExtras) decorate(map, group);
+      return;
+    }
     if (spec.minZoom && map.getZoom() < spec.minZoom) { geo.clearLayers(); if (group.clearLayers && group !== geo) { group.clearLayers(); group.addLayer(geo); } group._rnFeatures = []; return; }
     var url = spec.url + (spec.url.indexOf("?") >= 0 ? "&" : "?") + "limit=" + (spec.limit || 5000);
     if (spec.byView) { var b = map.getBounds(); url += "&bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (x) { return x.toFixed(6); }).join(","); }
     if (C.datum) url += "&datum=" + C.datum;
     var fields = (spec.popup || []).map(function (p) { return p[0]; });
-    [spec.titleField || "name", spec.tooltipField, spec.styleBy && spec.styleBy.field, spec.glyphField].forEach(function (f) { if (f) fields.push(f); });
-    if (spec.popup || spec.tooltipField || spec.styleBy) url += "&properties=" + encodeURIComponent(fields.join(","));
+    [spec.titleField || "name", spec.tooltipField, spec.styleBy && spec.styleBy.field, spec.glyphField,
+     spec.labelField, spec.symbols && spec.symbols.sizeField, spec.symbols && spec.symbols.labelField]
+      .forEach(function (f) { if (f) fields.push(f); });
+    if (spec.popup || spec.tooltipField || spec.styleBy || spec.labelField) {
+      url += "&properties=" + encodeURIComponent(fields.join(","));
+    }
     var ticket = (group._rnTicket || 0) + 1; group._rnTicket = ticket;
     fetch(url).then(function (r) { if (!r.ok) throw new Error(url + " → " + r.status); return r.json(); }).then(function (data) {
       if (ticket !== group._rnTicket) return;
@@ -80,7 +206,9 @@
       C.loaded[spec.id] = data.features.length;
       document.body.setAttribute("data-loaded-" + spec.id, String(data.features.length));
       if (fitAfter && data.features.length) map.fitBounds(geo.getBounds(), {maxZoom: 16});
+      if (group._rnExtras) decorate(map, group);
       if (spec.onLoad === "search") buildSearch(map, group, C);
+      if (C.focus && C.focus.layer === spec.id) focusFeature(map, group, C);
     });
   }
   function addHatch(map) {
@@ -129,6 +257,7 @@
   window.renewalInit = function (map, C) {
     C.drawn = 0; C.loaded = {}; C.firstDrawn = null; window.__rnMap = map;
     if (!map.options.maxZoom) map.setMaxZoom(20);  /* marker clustering needs it; folium sets none without tiles */
+    map.createPane("rnPlaces").style.zIndex = 450;  /* place names: above the areas, below symbols' labels */
     var base = {}, over = {}, overlays = [];
     if (C.fit) map.fitBounds(C.fit, {animate: false});
     if (C.zoom) map.setView(L.latLngBounds(C.fit).getCenter(), C.zoom, {animate: false});
@@ -145,13 +274,18 @@
       over[spec.title] = group; overlays.push(group);
       if (spec.visible !== false) group.addTo(map);
       var refresh = function () { if (map.hasLayer(group)) load(map, group, C, false); };
+      if (spec.symbols) map.on("zoomend", function () { symbolize(map, group); });
       if (spec.geojson) load(map, group, C, false);
       else { load(map, group, C, !!spec.fit); if (spec.byView || spec.minZoom) map.on("moveend", refresh); map.on("overlayadd", function (e) { if (e.layer === group) refresh(); }); }
     });
     map.on("layeradd", function () { addHatch(map); });
     L.control.layers(base, over, {collapsed: false, position: "topright"}).addTo(map);
     L.control.scale({imperial: false}).addTo(map);
-    if (C.legend && C.legend.length) control("bottomright", "<h4>" + esc(C.legendTitle || "") + "</h4>" + C.legend.map(function (l) { return '<div class="rn-legend"><i style="background:' + l[0] + '"></i>' + esc(l[1]) + "</div>"; }).join("")).addTo(map);
+    if (C.legend && C.legend.length) {
+      control("bottomright", "<h4>" + esc(C.legendTitle || "") + "</h4>" + C.legend.map(function (l) {
+        return '<div class="rn-legend"><i style="background:' + l[0] + '"></i>' + esc(l[1]) + "</div>";
+      }).join("") + (C.legendNote ? '<div class="rn-legend-note">' + esc(C.legendNote) + "</div>" : "")).addTo(map);
+    }
     if (C.panel) control("topleft", C.panel, "rn-side").addTo(map);
     if (C.search) control("topleft", '<div class="rn-search"><input placeholder="' + esc(C.text.search) + '"><ul></ul></div>').addTo(map);
     var dl = control("bottomleft", '<span class="rn-download">⬇ ' + esc(C.text.download) + "</span>");
