@@ -173,6 +173,22 @@ SCHEMAS: dict[str, LayerSchema] = {
                 Field("capacity", "float", "规模(床位/学位)", aliases=("规模", "学位", "床位")),
             ),
         ),
+        # Planned facilities ("what if", issue #13): the services fields in a kind of their own,
+        # so that analyses reading the services layer never count a plan as an existing
+        # facility; reports add them only when asked (with_planned). See layers/planned.py.
+        LayerSchema(
+            "planned_services",
+            "规划公共服务设施",
+            "point",
+            (
+                _NAME,
+                Field("category", "str", "设施类别", required=True, choices="service_category",
+                      aliases=("类别", "设施类型")),
+                Field("capacity", "float", "规模(床位/学位)", aliases=("规模", "学位", "床位")),
+                Field("area_id", "int", "规划所属片区编号", aliases=("片区编号",)),
+                Field("note", "str", "备注", aliases=("备注",)),
+            ),
+        ),
         LayerSchema(
             "parcels",
             "候选地块",

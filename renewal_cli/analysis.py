@@ -24,6 +24,9 @@ def register(sub) -> None:
     fmt.add_argument("--csv", action="store_true")
     p.add_argument("-o", "--output", help="write the report (CSV) to this file")
     p.add_argument("--standards", help="a city's own standards table (CSV or YAML)")
+    p.add_argument("--with-planned", action="store_true",
+                   help="count the stored planned facilities (planned_services layer) as built, "
+                        "named '…(规划)'; the supply side stays that of existing facilities")
     p.set_defaults(handler=cmd_services)
 
     p = sub.add_parser("access", help="supply–demand (2SFCA / E2SFCA) of a category's capacity per area")
@@ -48,6 +51,14 @@ def _report(store, args):
         origins = resolve_area(inputs.areas, args.area)
     else:
         raise SystemExit("renewal services: give an AREA or --all")
+    if args.with_planned:
+        from layers.planned import PLANNED_KIND, planned_report
+
+        if not store.has_kind(PLANNED_KIND):
+            print(f"--with-planned: the store has no {PLANNED_KIND} layer yet (save plans from "
+                  "an area's map or POST /planned-services); the report counts existing facilities "
+                  "only", file=sys.stderr)
+        return inputs, origins, planned_report(store, inputs, origins)
     report = nearest_services(origins, inputs.services, network=inputs.network, standards=inputs.standards)
     return inputs, origins, report
 

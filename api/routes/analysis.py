@@ -46,12 +46,15 @@ def _records(frame) -> list[dict]:
 def services_report(area: str, store: Store, _: Reader,
                     with_planned: Annotated[bool, Query(description="count the stored planned facilities "
                                                         "(planned_services), named '…(规划)'")] = False) -> dict:
-    # Imported here: this handler is the only part of the module issue #13 changes.
-    from layers.planned import planned_report
-
     inputs = analysis_inputs(store)
     origin = resolve_area(inputs.areas, area)
-    report = planned_report(store, inputs, origin) if with_planned else area_services_report(store, inputs, origin)
+    if with_planned:
+        # Imported here: this handler is the only part of the module issue #13 changes.
+        from layers.planned import planned_report
+
+        report = planned_report(store, inputs, origin)
+    else:
+        report = area_services_report(store, inputs, origin)
     summary = area_summary(report).iloc[0]
     return {"area_id": int(origin.id.iloc[0]), "area_name": origin.name.iloc[0], "basis": str(report.basis.iloc[0]),
             "categories_met": int(summary.categories_met), "categories_required": int(summary.categories_required),

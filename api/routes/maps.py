@@ -57,16 +57,24 @@ def overview(request: Request, store: Store, _: Reader, lang: Lang = "zh", basem
 
 
 @router.get("/areas/{area}", response_class=HTMLResponse, summary="Map of one area's services and gaps")
-def area_map(area: str, request: Request, store: Store, _: Reader, lang: Lang = "zh", basemap: Basemap = "local"):
+def area_map(area: str, request: Request, store: Store, _: Reader, lang: Lang = "zh", basemap: Basemap = "local",
+             with_planned: bool = False):
+    """``with_planned``: count the stored planned facilities (planned_services) too."""
+    from layers.planned import add_planned, planned_report, stored_planned
+
     inputs = analysis_inputs(store)
     origin = resolve_area(inputs.areas, area)
-    report = area_services_report(store, inputs, origin)
+    if with_planned:
+        report = planned_report(store, inputs, origin)
+        services = add_planned(inputs.services, stored_planned(store))
+    else:
+        report, services = area_services_report(store, inputs, origin), inputs.services
     iso = area_isochrones(store, inputs, origin) if inputs.network is not None else None
-    lines = lines_to_nearest(origin, report, inputs.services)
+    lines = lines_to_nearest(origin, report, services)
     datum = _datum(basemap)
     frames = [_shift(f, datum) for f in (origin, distance_rings(origin), iso, lines)]
     return area_page(frames[0], report, frames[1], frames[2], frames[3], lang=lang, datum=datum,
-                     tianditu_token=_token(request))
+                     tianditu_token=_token(request), with_planned=with_planned)
 
 
 @router.get("/site-selection", response_class=HTMLResponse, summary="Site-selection workplace (form, table, map)")
