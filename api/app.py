@@ -9,7 +9,18 @@ from fastapi.responses import JSONResponse, Response
 from api.errors import ERROR_STATUSES, PROBLEM, add_exception_handlers
 from api.guard import RequestGuard
 from api.openapi import to_openapi_30
-from api.routes import analysis, edits, exports, features, login, maps, rasters
+from api.routes import (
+    analysis,
+    edits,
+    exports,
+    features,
+    home,
+    login,
+    maps,
+    planned,
+    rasters,
+    workpages,
+)
 from api.settings import Settings, get_settings
 from layers.store import open_store
 
@@ -19,7 +30,9 @@ _PROBLEM_SCHEMA = {"type": "object", "properties": {
 #: The error statuses each router's operations can answer (documented in the OpenAPI document).
 _ROUTER_STATUSES = {features: (400, 401, 403, 404), edits: (400, 401, 403, 404, 409, 412, 413, 422),
                     analysis: (400, 401, 403, 404, 413, 422), exports: (400, 401, 403, 404),
-                    rasters: (400, 401, 403, 404), maps: (400, 401, 403, 404), login: (400, 401, 403, 413)}
+                    rasters: (400, 401, 403, 404), maps: (400, 401, 403, 404), login: (400, 401, 403, 413),
+                    home: (400, 401, 403), planned: (400, 401, 403, 404, 413, 422),
+                    workpages: (400, 401, 403, 404)}
 
 
 def _responses(statuses) -> dict:

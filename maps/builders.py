@@ -66,9 +66,12 @@ def _geojson(frame: gpd.GeoDataFrame) -> dict:
     return json.loads(frame.to_json(na="null", drop_id=False))
 
 
-def _areas_layer(lang: str, fit: bool = True, visible: bool = True) -> dict:
+def _areas_layer(lang: str, fit: bool = True, visible: bool = True, symbols: bool = False) -> dict:
+    """The renewal areas layer; with ``symbols``, areas too small to see at the current zoom
+    are drawn as circles sized by households (sqrt scale) with their names, until the polygon
+    is ``minPx`` across (renewal.js computes the points from the loaded features)."""
     kind = "renewal_areas"
-    return {
+    spec = {
         "id": "renewal_areas", "title": t(lang, "areas"), "url": "/maps/data/renewal_areas", "fit": False,
         "visible": visible, "style": {"weight": 2, "fillOpacity": 0.55, "color": "#333"},
         "styleBy": {"field": "status", "colors": STATUS_COLORS, "stroke": "#333"},
@@ -80,6 +83,10 @@ def _areas_layer(lang: str, fit: bool = True, visible: bool = True) -> dict:
         "link": f"/maps/areas/{{id}}?lang={lang}", "linkLabel": t(lang, "area_link"),
         "tooltipField": "name", "onLoad": "search",
     }
+    if symbols:
+        spec["symbols"] = {"sizeField": "households", "labelField": "name", "radius": [4, 18],
+                           "minPx": 12}
+    return spec
 
 
 def _base_layers(lang: str) -> list[dict]:
@@ -94,10 +101,12 @@ def _base_layers(lang: str) -> list[dict]:
 
 def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "",
                   show: tuple[str, ...] = (), zoom: int | None = None) -> str:
-    """Districts, renewal areas by status, parcels by view, legend, search, layer control.
+    """Districts (named), renewal areas by status, parcels by view, legend, search, layer control.
 
-    ``show`` turns on layers hidden by default (``parcels``); ``zoom`` opens at that zoom
-    on the centre of ``bounds`` (for shared links)."""
+    Areas too small to see are drawn as circles sized by households with their names;
+    ``?focus=ID`` in the page's URL flies to that area and opens its popup. ``show`` turns on
+    layers hidden by default (``parcels``); ``zoom`` opens at that zoom on the centre of
+    ``bounds`` (for shared links)."""
     parcels = {"id": "parcels", "title": t(lang, "parcels"), "url": "/maps/data/parcels", "byView": True,
                "minZoom": 13, "visible": False, "style": {"color": "#2b8cbe", "weight": 1, "fillOpacity": 0.2},
                "popup": [["land_status", field_label(lang, "parcels", "land_status")],
@@ -107,22 +116,59 @@ def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu
     if "parcels" in show:
         parcels["visible"] = True
     statuses = vocabulary(lang, "renewal_status")
+    # District names at each district's interior point (computed client-side, no extra request).
+    base = [{**spec, "labelField": "name"} if spec["id"] == "districts" else spec
+            for spec in _base_layers(lang)]
     panel = (f'<h4>{escape(t(lang, "overview"))}</h4><a href="?basemap=amap&lang={lang}">{escape(t(lang, "amap_mode"))}</a>'
              if datum != "gcj02" else f'<h4>{escape(t(lang, "overview"))}</h4><a href="?lang={lang}">{escape(t(lang, "local"))}</a>')
     config = {"lang": lang, "datum": datum if datum == "gcj02" else None, "text": {k: t(lang, k) for k in ("search", "download", "nothing")},
-              "basemaps": _basemaps(lang, datum, tianditu_token), "layers": [*_base_layers(lang), parcels, _areas_layer(lang)],
+              "basemaps": _basemaps(lang, datum, tianditu_token),
+              "layers": [*base, parcels, _areas_layer(lang, symbols=True)],
               "legend": [[STATUS_COLORS[k], v] for k, v in statuses.items()], "legendTitle": t(lang, "status"),
-              "search": {"field": "name"}, "panel": panel, "zoom": zoom}
+              "legendNote": t(lang, "symbol_note"), "search": {"field": "name"}, "panel": panel,
+              "zoom": zoom, "focus": {"layer": "renewal_areas", "param": "focus"}}
     return _render(config, t(lang, "overview"), bounds)
 
 
-def area_page(area: gpd.GeoDataFrame, report, rings: gpd.GeoDataFrame, isochrones: gpd.GeoDataFrame | None,
-              lines: gpd.GeoDataFrame, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "") -> str:
-    """One area: services by category (clustered), rings, isochrones, nearest lines, gap panel."""
+def area_page(area: gpd.GeoDataFrame, report, rings: gpd.GeoDataFrame,
+              isochrones: gpd.GeoDataFrame | None, lines: gpd.GeoDataFrame, *, lang: str = "zh",
+              datum: str = "cgcs2000", tianditu_token: str = "", with_planned: bool = False) -> str:
+    """One area: services by category (clustered), rings, isochrones, nearest lines, gap panel.
+
+    The panel also holds the what-if controls (behaviour in ``static/whatif.js``): planned
+    facilities placed on the map make the server recompute the gaps (before → after, nothing
+    saved) and can be saved as plans with an editor token. ``with_planned``: ``report``
+    counts the stored plans, and the page keeps counting them (also taken from the page's
+    own ``?with_planned=true``)."""
     name = str(area.name.iloc[0])
     gaps = [g for g in (report.gap_zh if lang != "en" else report.gap_en) if isinstance(g, str)]
-    panel = f"<h4>{escape(name)}</h4><b>{escape(t(lang, 'gaps'))}</b><ul>" + (
-        "".join(f"<li>{escape(g)}</li>" for g in gaps) or f"<li>{escape(t(lang, 'no_gaps'))}</li>") + "</ul>"
+    categories = vocabulary(lang, "service_category")
+    options = "".join(f'<option value="{escape(c)}">{escape(text)}</option>'
+                      for c, text in categories.items())
+    script_text = ("wi_resolved", "wi_planned", "wi_unsaved", "wi_saved", "wi_delete", "wi_saved_n",
+                   "wi_deleted", "wi_need_token", "wi_no_role", "wi_failed", "wi_busy", "wi_count",
+                   "wi_with_planned", "wi_not_saved", "wi_show_saved")
+
+    def label(key: str) -> str:
+        return escape(t(lang, key))
+
+    heads = "".join(f"<th>{label(k)}</th>" for k in ("wi_facility", "wi_walk", "wi_meets",
+                                                       "wi_gap"))
+    whatif = (
+        f'<div class="rn-whatif"><button type="button" class="rn-wi-add">{label("wi_add")}</button>'
+        '<div class="rn-wi-pick" hidden>'
+        f'<label for="rn-wi-category">{label("wi_category")}</label> '
+        f'<select id="rn-wi-category">{options}</select>'
+        f'<div class="rn-wi-hint">{label("wi_hint")}</div></div>'
+        '<div class="rn-wi-status" role="status" aria-live="polite"></div>'
+        f'<div class="rn-wi-save" hidden><label for="rn-wi-token">{label("wi_token")}</label> '
+        '<input id="rn-wi-token" type="password" autocomplete="current-password"> '
+        f'<button type="button" class="rn-wi-save-btn">{label("wi_save")}</button></div>'
+        f'<details class="rn-wi-compare" open hidden><summary>{label("wi_compare")}</summary>'
+        f'<table class="rn-wi-table"><thead><tr>{heads}</tr></thead><tbody></tbody></table>'
+        '</details></div>')
+    items = "".join(f"<li>{escape(g)}</li>" for g in gaps) or f"<li>{label('no_gaps')}</li>"
+    panel = f'<h4>{escape(name)}</h4><b>{label("gaps")}</b><ul class="rn-gaps">{items}</ul>{whatif}'
     services = {"id": "services", "title": t(lang, "services"), "url": "/maps/data/services", "byView": True,
                 "cluster": True, "glyphField": "category", "glyphs": GLYPHS,
                 "popup": [["category", field_label(lang, "services", "category")],
@@ -147,8 +193,14 @@ def area_page(area: gpd.GeoDataFrame, report, rings: gpd.GeoDataFrame, isochrone
               "text": {k: t(lang, k) for k in ("search", "download", "nothing")},
               "basemaps": _basemaps(lang, datum, tianditu_token), "layers": layers, "panel": panel,
               "legend": [[c, f"{g} {vocabulary(lang, 'service_category')[k]}"] for k, (g, c) in GLYPHS.items()],
-              "legendTitle": t(lang, "services")}
-    return _render(config, name, rings.to_crs(4326).total_bounds)
+              "legendTitle": t(lang, "services"),
+              "whatif": {"area": int(area.id.iloc[0]), "withPlanned": bool(with_planned),
+                         "categories": categories, "glyphs": GLYPHS, "noGaps": t(lang, "no_gaps"),
+                         "text": {k: t(lang, k) for k in script_text}}}
+    html = _render(config, name, rings.to_crs(4326).total_bounds)
+    # After folium's script, so that its listener (renewalInit) runs before whatif.js's.
+    head, end, tail = html.rpartition("</html>")
+    return f'{head}<script src="{STATIC_PREFIX}/whatif.js"></script>\n{end}{tail}'
 
 
 def site_page(origin: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, constraints: gpd.GeoDataFrame | None,
