@@ -4,7 +4,7 @@ from the API by view."""
 
 from __future__ import annotations
 
-__all__ = ["overview_page", "area_page", "site_page", "targets_page", "STATIC_PREFIX"]
+__all__ = ["overview_page", "area_page", "targets_page", "STATIC_PREFIX"]
 
 import json
 from html import escape
@@ -201,48 +201,6 @@ def area_page(area: gpd.GeoDataFrame, report, rings: gpd.GeoDataFrame,
     # After folium's script, so that its listener (renewalInit) runs before whatif.js's.
     head, end, tail = html.rpartition("</html>")
     return f'{head}<script src="{STATIC_PREFIX}/whatif.js"></script>\n{end}{tail}'
-
-
-def site_page(origin: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, constraints: gpd.GeoDataFrame | None,
-              surface_tiles: str, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "",
-              extent=None, labels: dict[str, str] | None = None) -> str:
-    """Suitability tiles, hatched exclusions, origin area, numbered candidates with breakdowns."""
-    layers = [*_base_layers(lang)]
-    if constraints is not None and len(constraints):
-        layers.append({"id": "constraints_exclude", "title": t(lang, "constraints"), "hatch": True,
-                       "geojson": _geojson(constraints[constraints.severity == "exclude"]),
-                       "style": {"color": "#b2182b", "weight": 1}, "popup": [["kind", field_label(lang, "constraints", "kind")]],
-                       "labels": {"kind": vocabulary(lang, "constraint_kind")}})
-        layers.append({"id": "constraints_penalize", "title": t(lang, "constraints") + " (penalize)",
-                       "geojson": _geojson(constraints[constraints.severity == "penalize"]),
-                       "style": {"color": "#ef8a62", "weight": 2, "dashArray": "5 5", "fillOpacity": 0.1},
-                       "popup": [["kind", field_label(lang, "constraints", "kind")]],
-                       "labels": {"kind": vocabulary(lang, "constraint_kind")}})
-    layers.append({"id": "origin", "title": t(lang, "origin"), "geojson": _geojson(origin),
-                   "style": {"color": "#000", "weight": 3, "fillColor": "#fd8d3c", "fillOpacity": 0.4}})
-    if len(candidates):
-        cand = candidates.copy()
-        layers.append({"id": "candidates", "title": t(lang, "candidates"), "geojson": _geojson(cand),
-                       "style": {"color": "#b2182b", "weight": 3, "fillOpacity": 0.1},
-                       "popup": [["score", t(lang, "score")], ["area_mu", "面积" if lang != "en" else "area", t(lang, "mu")],
-                                 ["required_mu", "需地" if lang != "en" else "required", t(lang, "mu")],
-                                 ["capacity_units", "可容纳套数" if lang != "en" else "capacity (units)"],
-                                 ["origin_network_m", "距原片区(米)" if lang != "en" else "to origin (m)"],
-                                 ["binding", "约束" if lang != "en" else "binding rules"]]
-                       + [[c, f"  + {(labels or {}).get(c[2:], c[2:]) if lang != 'en' else c[2:]}"]
-                          for c in cand.columns if c.startswith("c_")]})
-        pts = cand.copy()
-        pts["geometry"] = cand.geometry.representative_point()
-        layers.append({"id": "candidate_ranks", "title": "#", "geojson": _geojson(pts), "rankField": "rank",
-                       "download": False, "popup": layers[-1]["popup"]})
-    config = {"lang": lang, "datum": datum if datum == "gcj02" else None,
-              "text": {k: t(lang, k) for k in ("search", "download", "nothing")},
-              "basemaps": _basemaps(lang, datum, tianditu_token), "layers": layers,
-              "rasters": [{"title": t(lang, "surface"), "tiles": surface_tiles, "opacity": 0.65}],
-              "legend": [["#1a9850", "1.0"], ["#ffffbf", "0.5"], ["#d73027", "0.0"]], "legendTitle": t(lang, "surface"),
-              "panel": f"<h4>{escape(str(origin.name.iloc[0]))}</h4>{len(candidates)} {escape(t(lang, 'candidates'))}"}
-    bounds = extent if extent is not None else origin.to_crs(4326).buffer(0.03).total_bounds
-    return _render(config, f"{origin.name.iloc[0]} · {t(lang, 'candidates')}", bounds)
 
 
 def targets_page(districts: gpd.GeoDataFrame, values: dict[str, float], unmatched: dict[str, float], metric_label: str,
