@@ -94,6 +94,7 @@ def add_planned(
 
     Examples
     --------
+    >>> import shapely
     >>> svc = gpd.GeoDataFrame({"id": [1], "name": ["托儿所001"], "category": ["nursery"]},
     ...                        geometry=[shapely.Point(113.2, 35.2)], crs=4490)
     >>> plan = gpd.GeoDataFrame({"name": ["托儿所"], "category": ["nursery"]},
