@@ -467,7 +467,7 @@ def test_planning_a_nursery_on_the_map_then_saving_it(browser, live, capsys):  #
     p.page.wait_for_function(
         "document.body.getAttribute('data-whatif-save') === 'done'", timeout=20000
     )
-    assert p.page.evaluate("sessionStorage.getItem('renewal_edit_token')") == "s3cret"
+    assert p.page.evaluate("sessionStorage.getItem('renewal.editToken')") == "s3cret"
     assert p.page.locator(".rn-wi-marker.rn-wi-saved").count() == 1
     fid = p.page.evaluate("RENEWAL_WHATIF.items()")[0]["fid"]
     with httpx.Client(base_url=url) as http:

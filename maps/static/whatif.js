@@ -14,7 +14,7 @@
    config's "whatif" section; coordinates are sent in the page's datum (GCJ-02 on Amap). */
 (function () {
   "use strict";
-  var TOKEN_KEY = "renewal_edit_token";
+  var TOKEN_KEY = "renewal.editToken";  /* the same key as edit.js: one typed token serves both */
   var LAYERS = ".rn-whatif-map .leaflet-control-layers-expanded";
   var CSS = [
     ".rn-whatif{margin-top:6px;border-top:1px solid #ddd;padding-top:6px}",
