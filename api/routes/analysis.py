@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Reader, Store
 from gis.errors import InputError
-from gis.services import area_summary, facilities_near
+from gis.services import facilities_near
 from gis.suitability.model import default_spec, spec_from_dict
 from gis.suitability.weights import ahp_weights
 from gis.targets import check_targets
@@ -30,12 +30,10 @@ from layers.inputs import (
     resolve_area,
     select_on,
 )
+from layers.planned import planned_report, report_document
 from layers.reports import site_result
 
 router = APIRouter(prefix="/analysis", tags=["Analysis"])
-REPORT_FIELDS = ["category", "category_zh", "nearest_name", "straight_m", "network_m", "reachable", "second_name",
-                 "second_m", "third_name", "third_m", "count_300", "count_500", "count_1000", "standard_m",
-                 "meets_standard", "gap_zh", "gap_en"]
 
 
 def _records(frame) -> list[dict]:
@@ -48,18 +46,10 @@ def services_report(area: str, store: Store, _: Reader,
                                                         "(planned_services), named '…(规划)'")] = False) -> dict:
     inputs = analysis_inputs(store)
     origin = resolve_area(inputs.areas, area)
-    if with_planned:
-        # Imported here: this handler is the only part of the module issue #13 changes.
-        from layers.planned import planned_report
-
-        report = planned_report(store, inputs, origin)
-    else:
-        report = area_services_report(store, inputs, origin)
-    summary = area_summary(report).iloc[0]
-    return {"area_id": int(origin.id.iloc[0]), "area_name": origin.name.iloc[0], "basis": str(report.basis.iloc[0]),
-            "categories_met": int(summary.categories_met), "categories_required": int(summary.categories_required),
-            "coverage_score": float(summary.coverage_score),
-            "categories": _records(report[REPORT_FIELDS].astype(object)), "with_planned": with_planned,
+    # One use case for the CLI, the what-if answer and this: the planned variant falls back to
+    # the cached report when there is nothing planned.
+    report = planned_report(store, inputs, origin) if with_planned else area_services_report(store, inputs, origin)
+    return {**report_document(origin, report), "with_planned": with_planned,
             "supply": area_supply(store, inputs, origin)}
 
 
