@@ -18,6 +18,8 @@ from api.routes import (
     login,
     maps,
     planned,
+    progress,
+    progress_page,
     rasters,
     workpages,
 )
@@ -32,7 +34,8 @@ _ROUTER_STATUSES = {features: (400, 401, 403, 404), edits: (400, 401, 403, 404, 
                     analysis: (400, 401, 403, 404, 413, 422), exports: (400, 401, 403, 404),
                     rasters: (400, 401, 403, 404), maps: (400, 401, 403, 404), login: (400, 401, 403, 413),
                     home: (400, 401, 403), planned: (400, 401, 403, 404, 413, 422),
-                    workpages: (400, 401, 403, 404)}
+                    workpages: (400, 401, 403, 404), progress: (400, 401, 403, 404),
+                    progress_page: (400, 401, 403, 404)}
 
 
 def _responses(statuses) -> dict:

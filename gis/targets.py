@@ -44,11 +44,20 @@ def _required(frame: pd.DataFrame) -> None:
         raise InputError(f"'targets' lacks columns {sorted(missing)}")
 
 
+def _span_years(span: str) -> list[str]:
+    """``2023-2024`` → 2023, 2024; plan years ``Y1-Y3`` → Y1, Y2, Y3 (a plan whose document does
+    not give its calendar years is checked in its own years, never renumbered)."""
+    first, last = span.split("-")
+    prefix = "Y" if first.startswith("Y") else ""
+    return [f"{prefix}{y}" for y in range(int(first.lstrip("Y")), int(last.lstrip("Y")) + 1)]
+
+
 def check_targets(targets: pd.DataFrame, districts: pd.DataFrame | None = None) -> list[TargetCheck]:
     """Check a target table.
 
     - each 合计 row equals the sum of the other rows (per city, year, metric);
-    - each span year such as ``2023-2024`` equals the sum of its years (per region, metric);
+    - each span year such as ``2023-2024`` (or plan years ``Y1-Y3``) equals the sum of its
+      years (per region, metric);
     - each region matches a district of its city by name, or is reported as unmatched
       (development zones say so) — never silently dropped.
 
@@ -74,10 +83,9 @@ def check_targets(targets: pd.DataFrame, districts: pd.DataFrame | None = None) 
         checks.append(TargetCheck("total", city, TOTAL_REGION, year, metric, expected, actual, ok,
                                   f"{city} {year} {metric}: 合计 {expected:g} " +
                                   ("= sum of rows" if ok else f"≠ sum of rows {actual:g} (difference {expected - actual:+g})")))
-    spans = t[t.year.str.fullmatch(r"\d{4}-\d{4}")]
+    spans = t[t.year.str.fullmatch(r"\d{4}-\d{4}|Y\d{1,2}-Y\d{1,2}")]
     for (city, region, year, metric), group in spans.groupby(["city", "region", "year", "metric"], sort=False):
-        first, last = (int(v) for v in year.split("-"))
-        years = [str(y) for y in range(first, last + 1)]
+        years = _span_years(year)
         parts = t[(t.city == city) & (t.region == region) & (t.metric == metric) & t.year.isin(years)]
         if parts.empty:
             continue

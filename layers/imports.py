@@ -30,13 +30,24 @@ def import_frame(store: LayerStore, frame, *, layer: str, kind: str | None = Non
                  synthetic: bool = False, who: str = "cli") -> tuple[LayerInfo, ValidatedLayer]:
     """Validate ``frame`` as ``kind`` and write it as ``layer``; nothing is written on error."""
     kind = _kind_for(layer, kind)
-    validated = validate_layer(frame, kind, crs=crs)
+    validated = validate_layer(frame, kind, crs=crs, check=_cross_check(store, kind, layer, mode))
     info = store.write(layer, validated, mode=mode, source=source, encoding=encoding,
                        synthetic=synthetic, who=who)
     for p in validated.repaired + validated.notices:
         log.warning("%s: %s", layer, p)
     log.info("%s: %s", layer, validated.summary())
     return info, validated
+
+
+def _cross_check(store: LayerStore, kind: str, layer: str, mode: str):
+    """The check a kind needs against other layers (progress events name renewal areas)."""
+    if kind != "progress":
+        return None
+    from layers.progress import progress_check
+
+    areas = store.read(store.find_kind("renewal_areas")) if store.has_kind("renewal_areas") else None
+    existing = store.read(layer) if mode == "append" and store.has(layer) else None
+    return progress_check(areas, existing)
 
 
 def import_file(store: LayerStore, path, *, layer: str, kind: str | None = None, crs=None,

@@ -11,6 +11,8 @@ __all__ = [
     "LayerSchema",
     "SCHEMAS",
     "VOCABULARIES",
+    "VOCABULARY_ALIASES",
+    "METRIC_LABELS_ZH",
     "LABELS_ZH",
     "schema_for",
     "label_zh",
@@ -79,6 +81,14 @@ VOCABULARIES: dict[str, dict[str, str]] = {
         "delivered": "建成交付",
         "resettled": "已回迁安置",
     },
+    # Milestones of a renewal project, in the order a project passes them (the progress layer).
+    "progress_event": {
+        "approved": "立项批复",
+        "started": "新开工",
+        "basically_built": "基本建成",
+        "delivered": "建成交付",
+        "resettled": "回迁安置",
+    },
     "service_category": {
         "kindergarten": "幼儿园",
         "nursery": "托儿所",
@@ -120,6 +130,13 @@ VOCABULARIES: dict[str, dict[str, str]] = {
         "branch": "支路",
         "footway": "步行道",
     },
+}
+
+#: Other words the offices write for a vocabulary value (accepted on import, mapped to the code).
+VOCABULARY_ALIASES: dict[str, dict[str, str]] = {
+    "progress_event": {"前期手续": "approved", "立项": "approved", "批复": "approved", "开工": "started",
+                       "已开工": "started", "交付": "delivered", "回迁": "resettled", "安置": "resettled",
+                       "已回迁安置": "resettled", "已批复": "approved", "已建成交付": "delivered"},
 }
 
 _NAME = Field("name", "str", "名称", required=True, aliases=("名称", "项目名称", "NAME", "mc"))
@@ -244,6 +261,23 @@ SCHEMAS: dict[str, LayerSchema] = {
                 Field("metric", "str", "指标", required=True),
                 Field("value", "float", "数值", required=True),
                 Field("source", "str", "来源"),
+                Field("note", "str", "备注", aliases=("备注",)),
+            ),
+        ),
+        # Milestone events of renewal areas (issue #14): one row per event; checked against the
+        # renewal areas on import (layers/progress.py), counted against the targets.
+        LayerSchema(
+            "progress",
+            "项目进度节点",
+            None,
+            (
+                Field("area", "str", "项目名称", required=True, aliases=("项目名称", "项目", "片区", "片区名称")),
+                Field("date", "str", "日期", required=True, aliases=("日期", "时间", "节点日期")),
+                Field("event", "str", "节点", required=True, choices="progress_event", aliases=("节点", "事件")),
+                Field("units", "int", "套数", required=True, aliases=("套数",)),
+                Field("households", "int", "户数", aliases=("户数",)),
+                Field("note", "str", "备注", aliases=("备注",)),
+                Field("area_id", "int", "片区编号", aliases=("片区编号",)),
             ),
         ),
     )
@@ -256,8 +290,22 @@ LABELS_ZH: dict[str, str] = {
     "basically_built_units": "基本建成套数",
     "delivered_units": "建成交付套数",
     "resettled_households": "回迁安置户数",
+
     "id": "编号",
     "synthetic": "模拟数据",
+}
+
+
+#: Chinese labels of every target metric (the target tables' ``metric`` codes).
+METRIC_LABELS_ZH: dict[str, str] = {
+    "new_start_projects": "新开工项目个数",
+    "new_start_units": "新开工套数",
+    "basically_built_units": "基本建成套数",
+    "delivered_units": "建成交付套数",
+    "resettled_households": "回迁安置户数",
+    "projects": "改造项目个数",
+    "households": "改造户数",
+    "floor_area_m2": "改造建筑面积(平方米)",
 }
 
 

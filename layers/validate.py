@@ -35,7 +35,7 @@ from gis.crs import CGCS2000, CHINA_BOUNDS, CRSSpec, metric_crs, parse_crs
 from gis.errors import CRSError, InputError, Problem, ValidationError
 from gis.units import M2_PER_MU
 from layers.cells import check_cells, check_column_names
-from layers.schemas import VOCABULARIES, LayerSchema, schema_for
+from layers.schemas import VOCABULARIES, VOCABULARY_ALIASES, LayerSchema, schema_for
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class ValidatedLayer:
         return ", ".join(parts)
 
 
-def validate_layer(frame, kind: str, *, crs=None) -> ValidatedLayer:
+def validate_layer(frame, kind: str, *, crs=None, check=None) -> ValidatedLayer:
     """Check ``frame`` against the schema of ``kind``; return it cleaned, in EPSG:4490.
 
     Parameters
@@ -86,6 +86,10 @@ def validate_layer(frame, kind: str, *, crs=None) -> ValidatedLayer:
     crs : str, int or CRSSpec, optional
         The CRS the coordinates are really in; overrides the file's own (use it for
         GCJ-02/BD-09 data copied from web maps, or files without a ``.prj``).
+    check : callable, optional
+        ``check(frame, problems, notices)``: a whole-table check against other layers (the
+        progress layer against the renewal areas), run once the fields are read, adding its
+        problems and notices to the same report.
 
     Raises
     ------
@@ -118,6 +122,8 @@ def validate_layer(frame, kind: str, *, crs=None) -> ValidatedLayer:
     # A cell refused above was emptied; do not also call it empty or not a number.
     refused = {(p.row, p.field) for p in cell_problems}
     problems += cell_problems + [p for p in field_problems if (p.row, p.field) not in refused]
+    if check is not None and all(f.name in frame for f in schema.fields if f.required):
+        check(frame, problems, notices)
     if problems:
         raise ValidationError(
             f"{kind}: {len(problems)} problem(s) found; nothing was written. Fix these and import again:",
@@ -356,6 +362,7 @@ def _check_choices(frame: pd.DataFrame, f, problems: list[Problem]) -> None:
     vocab = VOCABULARIES[f.choices]
     by_label = {zh: code for code, zh in vocab.items()}
     by_code = {code.lower(): code for code in vocab}
+    by_label.update(VOCABULARY_ALIASES.get(f.choices, {}))
     values = frame[f.name]
     uniq = values.dropna().unique()
     mapping = {}

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from scipy.sparse import coo_matrix
@@ -109,7 +110,43 @@ def test_targets_exactly_as_printed(sample_store):
     checks = check_targets(t, sample_store.read("districts"))
     assert all(c.ok for c in checks if c.kind != "region")
     unmatched = {c.region for c in checks if c.kind == "region"}
-    assert unmatched == {"示范区", "赣州经开区", "赣州蓉江新区"}
+    # XX区: seed 001's district is unnamed in the document, so no boundary can match it.
+    assert unmatched == {"示范区", "赣州经开区", "赣州蓉江新区", "XX区"}
+
+
+def test_seed_001_is_held_as_plan_years_with_the_printed_text(sample_store):
+    t = sample_store.read("targets")
+    xx = t[t.city == "XX区"]
+    got = {(y, m): v for y, m, v in zip(xx.year, xx.metric, xx.value, strict=True)}
+    assert got == {("Y1-Y3", "projects"): 24, ("Y1-Y3", "households"): 13161, ("Y1-Y3", "floor_area_m2"): 1283400,
+                   ("Y1", "projects"): 8, ("Y1", "households"): 3926, ("Y1", "floor_area_m2"): 385700,
+                   ("Y2", "projects"): 6, ("Y2", "households"): 4332, ("Y2", "floor_area_m2"): 488900,
+                   ("Y3", "projects"): 10, ("Y3", "households"): 4903, ("Y3", "floor_area_m2"): 408800}
+    assert all("——2024年" in s for s in xx.source[xx.year != "Y1-Y3"])  # the printed year, kept in the source
+    assert all("Y1–Y3" in n and "2024" in n for n in xx.note)  # and the note says how it is held
+    spans = [c for c in check_targets(xx) if c.kind == "span"]
+    assert len(spans) == 3 and all(c.ok for c in spans)
+
+
+def test_sample_progress_fits_plan_years_and_statuses(sample_store):
+    from gis.progress import derive_status
+    from layers.sample.events import DATA_DATE
+
+    info = sample_store.info("progress")
+    assert info.synthetic and info.kind == "progress"
+    events, areas = sample_store.read("progress"), sample_store.read("renewal_areas")
+    assert (events.date <= DATA_DATE.isoformat()).all()
+    years = areas.set_index("id").plan_year
+    started = events[events.event != "approved"]
+    # Nothing is under way before its plan year, and nothing planned after the data date has events.
+    assert (pd.to_datetime(started.date).dt.year >= started.area_id.map(years)).all()
+    assert set(events.area_id.map(years)) <= {2021, 2022, 2023}
+    assert set(areas.status[areas.plan_year > DATA_DATE.year]) == {"planned"}
+    derived = derive_status(events.astype({"area_id": "int64"})).set_index("area_id").status
+    stored = areas.set_index("id").status
+    assert stored.to_dict() == {i: derived.get(i, "planned") for i in stored.index}
+    nanzhu = events[events.area == "中南路（南朱村）安置项目"]
+    assert list(nanzhu.event) == ["approved"]  # the 2023 new start, not under way by the end of the year
 
 
 def test_sample_is_deterministic(tmp_path, sample_store):

@@ -25,6 +25,8 @@ from rasterio.transform import from_origin
 from tqdm import tqdm
 
 from gis.units import mu_to_m2
+from layers.imports import import_frame
+from layers.sample.events import DATA_DATE, sample_events, status_of
 from layers.schemas import VOCABULARIES
 from layers.store import GeoPackageStore, LayerStore
 from layers.validate import validate_layer
@@ -311,6 +313,9 @@ def build_sample_store(path, *, seed: int = SEED, overwrite: bool = True) -> Lay
     roads = _to_4490(grid.roads(rng))
     steps.update()
     areas_gk, n_named = _renewal_areas(grid, districts, rng)
+    # Its own generator too; the statuses are what the events say by the data date.
+    events = sample_events(areas_gk, np.random.default_rng(seed + 2))
+    areas_gk["status"] = status_of(areas_gk, events)
     areas = _to_4490(areas_gk)
     steps.update()
     services = _to_4490(_services(grid, rng))
@@ -334,9 +339,13 @@ def build_sample_store(path, *, seed: int = SEED, overwrite: bool = True) -> Lay
         ("constraints", validate_layer(constraints, "constraints"), {"source": "synthetic (seeded)", "synthetic": True}),
         ("population", validate_layer(population, "population"),
          {"source": "synthetic 250 m grid, denser in the centre (seeded)", "synthetic": True}),
-        ("targets", validate_layer(targets, "targets"), {"source": "seeds 000 (焦作) and 003 (赣州), as printed"}),
+        ("targets", validate_layer(targets, "targets"),
+         {"source": "seeds 000 (焦作), 001 (XX区, plan years Y1–Y3) and 003 (赣州), as printed"}),
     ]
     store.write_many(items, who="sample")
+    import_frame(store, events, layer="progress", kind="progress", synthetic=True, who="sample",
+                 source=f"synthetic milestones up to {DATA_DATE}, consistent with plan years (seeded); "
+                        "documented projects as their seeds describe them")
     steps.update()
     dem, transform = _dem(grid, rng)
     store.write_raster("dem", dem, transform=transform, crs=f"EPSG:{SAMPLE_GK_EPSG}", nodata=-9999.0,
