@@ -66,7 +66,8 @@ def _one_year(text: str, plan_start: int | None) -> int:
     if text.startswith("Y"):
         if plan_start is None:
             raise InputError(f"year {text!r} is a year of a plan whose calendar years the document does not "
-                             "give; pass plan_start (the calendar year of Y1) to count events against it")
+                             "give; pass plan_start (the calendar year of Y1; renewal progress --plan-start) "
+                         "to count events against it")
         return plan_start + int(text[1:]) - 1
     return int(text)
 

@@ -1,4 +1,5 @@
-"""Progress reports (issue #14 contract) as an .xlsx workbook in the bureaus' target-table layout.
+"""Progress reports (issue #14 contract) as an .xlsx workbook in the bureaus' target-table layout,
+and as a flat CSV (one row per region and metric).
 
 Housing bureaus publish targets as 序号 | 县（市）区 | per metric a merged header over 目标/完成/完成率
 (e.g. 焦作市 2023 附件1), so the report is written back in that shape: officials can lay it next to
@@ -8,7 +9,7 @@ format) so the sheet can be summed and re-computed in a spreadsheet.
 
 from __future__ import annotations
 
-__all__ = ["write_progress_xlsx", "METRIC_LABELS_EN"]
+__all__ = ["write_progress_xlsx", "write_progress_csv", "METRIC_LABELS_EN", "STATE_LABELS", "MILESTONE_LABELS"]
 
 import os
 import re
@@ -21,7 +22,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from layers.schemas import LABELS_ZH
+from layers.schemas import METRIC_LABELS_ZH
 
 TOTAL = "合计"
 
@@ -35,8 +36,6 @@ METRIC_LABELS_EN: dict[str, str] = {
     "households": "Households",
     "floor_area_m2": "Floor area (m²)",
 }
-# Metrics the report dict may not label itself; LABELS_ZH covers the contract's four.
-_EXTRA_ZH = {"projects": "项目个数", "households": "户数", "floor_area_m2": "建筑面积（m²）"}
 
 _TEXT = {
     "zh": {"no": "序号", "region": "县（市）区", "target": "目标", "actual": "完成", "share": "完成率",
@@ -81,7 +80,7 @@ def _metric_label(report: dict, metric: str, lang: str) -> str:
     if lang == "en" and metric in METRIC_LABELS_EN:
         return METRIC_LABELS_EN[metric]
     own = (report.get("labels") or {}).get(metric)
-    return own or LABELS_ZH.get(metric) or _EXTRA_ZH.get(metric) or metric
+    return own or METRIC_LABELS_ZH.get(metric) or metric
 
 
 def _sheet_name(wanted: str, taken: set[str]) -> str:
@@ -253,6 +252,34 @@ def write_progress_xlsx(reports: list[dict], path: str | os.PathLike, *, lang: s
     os.remove(tmp)  # let save() create it with the usual umask permissions, not mkstemp's 0600
     try:
         wb.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_progress_csv(report: dict, path: str | os.PathLike, *, lang: str = "zh") -> None:
+    """One row per region and metric (UTF-8 with a BOM, so spreadsheet programs read the Chinese);
+    the metric and state codes stay beside their labels for programs."""
+    import csv
+
+    if lang not in _TEXT:
+        raise ValueError(f"unknown lang {lang!r}; expected one of {', '.join(_TEXT)}")
+    zh = lang == "zh"
+    head = (["城市", "年度", "截至日期", "县（市）区", "指标", "指标名称", "目标", "完成", "完成率", "应完成日期", "状态",
+             "状态说明"] if zh else ["city", "year", "as_of", "region", "metric", "metric_label", "target", "actual",
+                                   "share", "due", "state", "state_label"])
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".csv")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(head)
+            for r in report["rows"]:
+                out.writerow([report["city"], report["year"], report["as_of"], r["region"], r["metric"],
+                              _metric_label(report, r["metric"], lang), r["target"], r["actual"], r["share"],
+                              r["due"] or "", r["state"], STATE_LABELS[lang][r["state"]]])
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -159,7 +159,7 @@ def test_legend_and_notes_lines(book):
 
 def test_unlabelled_metric_falls_back(book):
     ws = book["赣州市 2023-2024"]
-    assert [ws.cell(2, c).value for c in (3, 6, 9)] == ["项目个数", "户数", "建筑面积（m²）"]
+    assert [ws.cell(2, c).value for c in (3, 6, 9)] == ["项目个数", "户数", "改造建筑面积(平方米)"]
 
 
 def test_overdue_sheet_rows_equal_the_json(book):

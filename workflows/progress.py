@@ -96,7 +96,8 @@ def progress_report(store: LayerStore, *, city: str, year: str | int, as_of: dat
     notes = [n for n in dict.fromkeys(table.get("note", pd.Series(dtype=object)).dropna()) if n]
     outside = sorted(set(city_areas.county) - set(regions))
     if outside:
-        notes.append(f"areas in {', '.join(outside)} count toward no row: the {year} table sets them no target")
+        notes.append(f"{'、'.join(outside)}的片区不计入任何一行：{year} 目标表未给这些县区下达任务 "
+                     f"(areas there count toward no row: the table sets them no target)")
     return {"city": city, "year": year, "as_of": as_of.isoformat(), "metrics": metrics,
             "labels": {m: METRIC_LABELS_ZH.get(m, m) for m in metrics}, "regions": [*regions, TOTAL_REGION]
             if (table.region == TOTAL_REGION).any() else regions, "rows": rows, "overdue": overdue,
