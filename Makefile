@@ -24,6 +24,7 @@ demo: $(STAMP)
 	$(VENV)/bin/renewal --store $(STORE) targets --check
 	$(VENV)/bin/renewal --store $(STORE) services 西大井片区
 	$(VENV)/bin/renewal --store $(STORE) site-select --for 西大井片区 --units 1000 --require kindergarten:300
+	$(VENV)/bin/renewal --store $(STORE) progress --city 焦作市 --year 2023 --as-of 2023-10-15
 	$(VENV)/bin/renewal --store $(STORE) serve --port $(PORT)
 
 test: $(STAMP) system-deps
