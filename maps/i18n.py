@@ -240,7 +240,7 @@ TEXT["en"].update({
 # tables' headings are a contract: planners and tests find them by these words.
 TEXT["zh"].update({
     "pg_city": "城市", "pg_year": "年度", "pg_metric": "指标", "pg_as_of": "截至日期",
-    "pg_form": "选择城市、年度与指标", "pg_map": "各县（市）区完成率地图",
+    "pg_form": "查询条件", "pg_map": "各县（市）区完成率地图",
     "pg_legend": "完成率", "pg_no_target": "无目标任务", "pg_unmatched": "未能在地图上着色的区域",
     "pg_unmatched_none": "所有区域均已在地图上着色", "pg_charts": "目标与完成",
     "pg_table": "分县（市）区完成情况", "pg_region": "县（市）区", "pg_target": "目标",
@@ -258,14 +258,16 @@ TEXT["zh"].update({
     "pg_mismatch_row": "{area}：登记为“{stored}”，按进度节点应为“{derived}”（{date}）",
     "pg_chart_alt": "{metric}：各县（市）区目标与完成（数值见下表）",
     "pg_not_in_table": "目标表中没有该区域", "pg_no_targets": "还没有目标任务表：请先导入图层。",
-    "pg_range": "{start} 至 {end}",
+    "pg_range": "{start} 至 {end}", "pg_plan_start": "规划第一年（Y1）",
+    "pg_plan_start_needed": "该目标表按规划年度（Y1、Y2…）编制：请填写规划第一年（Y1）对应的年份",
     "pg_metric_new_start_projects": "新开工项目个数", "pg_metric_new_start_units": "新开工套数",
     "pg_metric_basically_built_units": "基本建成套数", "pg_metric_delivered_units": "建成交付套数",
-    "pg_metric_resettled_households": "回迁安置户数",
+    "pg_metric_resettled_households": "回迁安置户数", "pg_metric_projects": "改造项目个数",
+    "pg_metric_households": "改造户数", "pg_metric_floor_area_m2": "改造建筑面积(平方米)",
 })
 TEXT["en"].update({
     "pg_city": "City", "pg_year": "Year", "pg_metric": "Metric", "pg_as_of": "As of",
-    "pg_form": "Choose the city, year and metric", "pg_map": "Map of the share done by county",
+    "pg_form": "Report options", "pg_map": "Map of the share done by county",
     "pg_legend": "Share done", "pg_no_target": "No target", "pg_unmatched": "Regions not on the map",
     "pg_unmatched_none": "Every region is coloured on the map", "pg_charts": "Target and actual",
     "pg_table": "Progress by county", "pg_region": "County", "pg_target": "Target",
@@ -284,9 +286,11 @@ TEXT["en"].update({
     "pg_chart_alt": "{metric}: target and actual by county (the numbers are in the table below)",
     "pg_not_in_table": "not in the target table",
     "pg_no_targets": "No target table yet: import one first.",
-    "pg_range": "{start} to {end}",
+    "pg_range": "{start} to {end}", "pg_plan_start": "Calendar year of Y1",
+    "pg_plan_start_needed": "This table is by plan year (Y1, Y2…): give the calendar year of Y1",
     "pg_metric_new_start_projects": "Projects started", "pg_metric_new_start_units": "Units started",
     "pg_metric_basically_built_units": "Units basically built",
     "pg_metric_delivered_units": "Units delivered",
-    "pg_metric_resettled_households": "Households resettled",
+    "pg_metric_resettled_households": "Households resettled", "pg_metric_projects": "Renewal projects",
+    "pg_metric_households": "Households", "pg_metric_floor_area_m2": "Floor area (m²)",
 })

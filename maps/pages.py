@@ -15,7 +15,7 @@ from maps.i18n import t
 
 #: The navigation every page carries: (label key, path). The labels are a contract (tests and
 #: planners find pages by them).
-NAV = [("nav_overview", "/maps/overview"), ("nav_targets", "/maps/targets"),
+NAV = [("nav_overview", "/maps/overview"), ("nav_targets", "/maps/progress"),
        ("nav_sites", "/maps/site-selection"), ("nav_import", "/maps/import"), ("nav_edit", "/maps/edit")]
 
 

@@ -21,7 +21,7 @@ from api.deps import Reader, Store
 from api.routes.maps import Lang
 from gis.errors import InputError, NotFoundError
 from gis.targets import TOTAL_REGION
-from layers.schemas import LABELS_ZH
+from layers.schemas import METRIC_LABELS_ZH
 from maps.i18n import t, vocabulary
 from maps.pages import render_page
 
@@ -37,7 +37,8 @@ MILESTONES = ("approved", "started", "basically_built", "delivered", "resettled"
 _SCRIPT_TEXT = ("pg_target", "pg_actual", "pg_share", "pg_state", "pg_region", "pg_no_target",
                 "pg_legend", "pg_status", "pg_synthetic", "pg_loading", "pg_failed", "pg_no_overdue",
                 "pg_unmatched_none", "pg_chart_alt", "pg_due", "pg_no_due", "pg_mismatch_row",
-                "pg_not_in_table", "pg_range", "pg_metric")
+                "pg_not_in_table", "pg_range", "pg_metric", "pg_plan_start_needed")
+PlanStart = Annotated[int | None, Query(ge=1949, le=2100, description="calendar year of plan year Y1")]
 AsOf = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
                                    description="the day the progress is counted to (YYYY-MM-DD); "
                                                "default today, as the API")]
@@ -63,25 +64,50 @@ def year_span(year: str) -> tuple[date, date] | None:
 
 def _latest(years: list[str]) -> str:
     """The latest of a city's target years: by last then first day (``2024`` after
-    ``2023-2024``); plan years (``Y1``) count before calendar years, by their text."""
+    ``2023-2024``); plan years (``Y1``) count before calendar years, by their number."""
     def key(year: str):
-        span = year_span(year)
-        return (1, span[1], span[0], year) if span else (0, date.min, date.min, year)
+        span, plan = year_span(year), plan_years(year)
+        if span:
+            return (1, span[1].toordinal(), span[0].toordinal(), year)
+        return (0, *((plan[1], plan[0]) if plan else (0, 0)), year)
     return max(years, key=key)
+
+
+def _chronological(years: list[str]) -> list[str]:
+    """A city's target years in the order of their first, then last day (``2023``,
+    ``2023-2024``, ``2024``); plan years (``Y1``, ``Y1-Y3``, ``Y2``) by number, after."""
+    def key(year: str):
+        span, plan = year_span(year), plan_years(year)
+        if span:
+            return (0, span[0].toordinal(), span[1].toordinal(), year)
+        return (1, *(plan or (0, 0)), year)
+    return sorted(years, key=key)
 
 
 def _metric_label(lang: str, metric: str) -> str:
     label = t(lang, f"pg_metric_{metric}")
     if label != f"pg_metric_{metric}":
         return label
-    return LABELS_ZH.get(metric, metric) if lang != "en" else metric.replace("_", " ")
+    return METRIC_LABELS_ZH.get(metric, metric) if lang != "en" else metric.replace("_", " ")
 
 
-def _span_dict(year: str, today: date) -> dict:
+def plan_years(year: str) -> tuple[int, int] | None:
+    """The first and last plan year of ``Y2`` or ``Y1-Y3`` (1-based); None for calendar years.
+
+    >>> plan_years("Y1-Y3"), plan_years("Y2"), plan_years("2023")
+    ((1, 3), (2, 2), None)
+    """
+    m = re.fullmatch(r"Y(\d{1,2})(?:-Y(\d{1,2}))?", year.strip())
+    return (int(m.group(1)), int(m.group(2) or m.group(1))) if m else None
+
+
+def _span_dict(year: str) -> dict:
+    """What the slider spans for ``year``: its days, or for a plan year its plan years (the
+    page turns them into days once the calendar year of Y1, ``plan_start``, is known)."""
     span = year_span(year)
-    if span is None:  # a plan year: no calendar of its own; the slider spans the current year
-        span = (date(today.year, 1, 1), date(today.year, 12, 31))
-    return {"year": year, "start": span[0].isoformat(), "end": span[1].isoformat()}
+    if span is not None:
+        return {"year": year, "start": span[0].isoformat(), "end": span[1].isoformat()}
+    return {"year": year, "plan": list(plan_years(year) or (1, 1))}
 
 
 def _choose(targets, city: str | None, year: str | None, metric: str | None):
@@ -97,6 +123,7 @@ def _choose(targets, city: str | None, year: str | None, metric: str | None):
             cities[c].append(y)
     if not cities:
         raise NotFoundError("the targets layer has no rows: import a target table first")
+    cities = {c: _chronological(ys) for c, ys in cities.items()}
     if city is None:
         city = DEFAULT_CITY if DEFAULT_CITY in cities else sorted(cities)[0]
     elif city not in cities:
@@ -118,10 +145,12 @@ def _choose(targets, city: str | None, year: str | None, metric: str | None):
             summary="Targets and progress: counties coloured by share, target against actual, "
                     "overdue projects, as-of slider")
 def progress_page(store: Store, _: Reader, city: str | None = None, year: str | None = None,
-                  as_of: AsOf = None, metric: str | None = None, lang: Lang = "zh"):
+                  as_of: AsOf = None, metric: str | None = None, plan_start: PlanStart = None,
+                  lang: Lang = "zh"):
     """``city``, ``year`` (as in the target table: ``2023``, ``2023-2024``), ``metric`` (the one
-    coloured on the map) and ``as_of`` preselect the form; a value the target table does not
-    have answers 400."""
+    coloured on the map), ``as_of`` and ``plan_start`` (the calendar year of plan year Y1, for
+    tables by plan year) preselect the form; a city or year the target table does not have
+    answers 404, another bad value 400."""
     if as_of is not None:
         try:
             date.fromisoformat(as_of)
@@ -137,9 +166,9 @@ def progress_page(store: Store, _: Reader, city: str | None = None, year: str | 
     districts = (f"/maps/data/{present['districts']}?properties=name,city"
                  if "districts" in present else None)
     config = {
-        "lang": lang, "city": city, "year": year, "metric": metric, "asOf": as_of,
+        "lang": lang, "city": city, "year": year, "metric": metric, "asOf": as_of, "planStart": plan_start,
         "today": today.isoformat(), "total": TOTAL_REGION, "districts": districts,
-        "years": {c: [_span_dict(y, today) for y in ys] for c, ys in cities.items()},
+        "years": {c: [_span_dict(y) for y in ys] for c, ys in cities.items()},
         "latest": {c: _latest(ys) for c, ys in cities.items()},
         "metricLabels": {m: _metric_label(lang, m)
                          for m in dict.fromkeys(targets.metric.dropna().astype(str))},
@@ -150,8 +179,8 @@ def progress_page(store: Store, _: Reader, city: str | None = None, year: str | 
     }
     return render_page("progress.html", lang=lang, title=t(lang, "nav_targets"), config=config,
                        cities=sorted(cities, key=lambda c: (c != DEFAULT_CITY, c)),
-                       years=cities[city], city=city, year=year, metric=metric,
+                       years=cities[city], city=city, year=year, metric=metric, plan_start=plan_start,
                        metrics=[(m, config["metricLabels"][m]) for m in metrics])
 
 
-__all__ = ["router", "year_span"]
+__all__ = ["router", "year_span", "plan_years"]

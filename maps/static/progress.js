@@ -12,7 +12,7 @@
   /* Share done → fill: a sequential ramp from 0 to 100 % and over; no target row: grey. */
   var RAMP = [[0, "#ffffcc"], [0.2, "#d9f0a3"], [0.4, "#addd8e"], [0.6, "#78c679"], [0.8, "#31a354"], [1, "#006837"]];
   var GREY = "#d0d0d0";
-  var state = {city: C.city, year: C.year, metric: C.metric, asOf: C.asOf, span: null, report: null,
+  var state = {city: C.city, year: C.year, metric: C.metric, asOf: C.asOf, planStart: C.planStart, span: null, report: null,
                seq: 0, charts: {}, fills: {}, features: null};
   window.PROGRESS_STATE = state;
 
@@ -53,10 +53,17 @@
 
   /* ---------- form ---------- */
   var citySel = $("f-city"), yearSel = $("f-year"), metricSel = $("f-metric"), slider = $("f-as-of");
+  var planInput = $("f-plan-start");
+  /* The days the slider spans: the year's, or for plan years (Y1…) those of the calendar years
+     they are once the year of Y1 is given (until then the current year, and no request). */
   function spanFor(city, year) {
-    return (C.years[city] || []).filter(function (y) { return y.year === year; })[0] ||
-      {year: year, start: C.today.slice(0, 4) + "-01-01", end: C.today.slice(0, 4) + "-12-31"};
+    var y = (C.years[city] || []).filter(function (e) { return e.year === year; })[0];
+    if (y && y.start) return y;
+    var first = Number(C.today.slice(0, 4)), last = first;
+    if (y && y.plan && state.planStart) { first = state.planStart + y.plan[0] - 1; last = state.planStart + y.plan[1] - 1; }
+    return {year: year, start: first + "-01-01", end: last + "-12-31", plan: y ? y.plan : null};
   }
+  function needsPlanStart() { return !!(state.span && state.span.plan); }
   function showAsOf(day) {
     $("as-of-text").textContent = day;
     slider.setAttribute("aria-valuetext", day);
@@ -69,6 +76,8 @@
     slider.min = "0"; slider.max = String(days);
     slider.value = String(Math.min(days, Math.max(0, at)));
     $("as-of-range").textContent = fill(T.pg_range, {start: state.span.start, end: state.span.end});
+    $("plan-start-field").hidden = !needsPlanStart();
+    slider.disabled = needsPlanStart() && !state.planStart;
     showAsOf(state.asOf || C.today);
   }
   function sliderDay() { return dayText(parseDay(state.span.start) + Number(slider.value) * DAY); }
@@ -97,6 +106,7 @@
     params.set("city", state.city); params.set("year", state.year);
     if (state.metric) params.set("metric", state.metric);
     if (state.asOf) params.set("as_of", state.asOf); else params.delete("as_of");
+    if (needsPlanStart() && state.planStart) params.set("plan_start", String(state.planStart)); else params.delete("plan_start");
     window.history.replaceState(null, "", window.location.pathname + "?" + params.toString());
   }
 
@@ -141,8 +151,9 @@
   function drawCounties(refit) {
     if (!state.features) return;
     counties.clearLayers();
-    var mine = state.features.filter(function (f) { return f.properties.city === state.city; });
-    counties.addData(mine.length ? mine : state.features);
+    /* The city's counties; a boundary layer without a city field: all of them. */
+    var hasCity = state.features.some(function (f) { return f.properties.city; });
+    counties.addData(state.features.filter(function (f) { return !hasCity || f.properties.city === state.city; }));
     if (refit && counties.getLayers().length) map.fitBounds(counties.getBounds(), {padding: [8, 8], animate: false});
     paintCounties();
   }
@@ -283,6 +294,17 @@
     drawUnmatched(); drawCharts(); drawTable(); drawOverdue(); drawNotes();
   }
 
+  function clearReport() {  /* nothing to show: no answer drawn from another city or year */
+    state.report = null;
+    Object.keys(state.charts).forEach(function (m) { state.charts[m].chart.destroy(); state.charts[m].figure.remove(); });
+    state.charts = {};
+    $("progress-table").tHead.innerHTML = ""; $("progress-table").tBodies[0].innerHTML = "";
+    $("overdue").tBodies[0].innerHTML = ""; $("unmatched").innerHTML = "";
+    $("overdue-wrap").hidden = true; $("overdue-none").hidden = true; $("notes-section").hidden = true;
+    $("synthetic").hidden = true;
+    paintCounties();
+  }
+
   /* ---------- asking the API ---------- */
   var pending = null;
   function load() {
@@ -291,6 +313,14 @@
     var params = new URLSearchParams({city: state.city, year: state.year});
     if (state.asOf) params.set("as_of", state.asOf);
     remember();
+    if (needsPlanStart() && !state.planStart) {  /* the API cannot place Y1 in the calendar */
+      clearReport();
+      $("status-text").textContent = T.pg_plan_start_needed;
+      document.body.setAttribute("data-failed", "plan_start");
+      return Promise.resolve();
+    }
+    if (needsPlanStart()) params.set("plan_start", String(state.planStart));
+    document.body.removeAttribute("data-failed");
     document.body.removeAttribute("data-loaded");
     $("status-text").textContent = T.pg_loading;
     return fetch("/analysis/progress?" + params.toString(), {headers: {Accept: "application/json"}})
@@ -322,6 +352,12 @@
   });
   yearSel.addEventListener("change", function () {
     state.year = yearSel.value; state.asOf = null;
+    setSlider(); load();
+  });
+  planInput.addEventListener("change", function () {
+    var value = Number(planInput.value);
+    state.planStart = value >= 1949 && value <= 2100 ? Math.round(value) : null;
+    state.asOf = null;
     setSlider(); load();
   });
   metricSel.addEventListener("change", function () {
