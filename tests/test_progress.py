@@ -200,3 +200,24 @@ def test_status_is_the_furthest_milestone():
     ("2023-02-30", None), ("2023-13-01", None), ("15/03/2023", None), ("soon", None)])
 def test_dates_as_offices_write_them(text, expected):
     assert parse_date(text) == expected
+
+
+def test_a_city_may_replace_the_deadline_table(tmp_path):
+    own = tmp_path / "deadlines.csv"
+    own.write_text("scope,applies_to,milestone,due,share,source\n"
+                   "project,new_start,started,05-31,1.0,our own\n"
+                   "region,delivered_units,delivered,06-30,0.5,our own\n", encoding="utf-8")
+    deadlines = read_deadlines(own)
+    rows = region_rows(jiaozuo_2023(), EVENTS, AREAS, deadlines, year="2023", as_of=date(2023, 7, 1))
+    t = {(r["region"], r["metric"]): (r["state"], r["due"]) for r in rows}
+    assert t["武陟县", "delivered_units"] == ("overdue", "2023-06-30")  # 0 of 558 by 06-30, 40 % was due
+    assert t["孟州市", "delivered_units"] == ("on_track", None)  # 700 of 1416 ≥ 40 %; no later deadline
+    assert t["解放区", "new_start_units"] == ("done", "2023-12-31")  # no start deadline here: year end
+    overdue = overdue_projects(EVENTS, AREAS, deadlines, year="2023", as_of=date(2023, 7, 1))
+    # Only the start is asked for, by 05-31: A (started 07-10), G and H are late.
+    assert {(o["area"], o["milestone"], o["days_late"]) for o in overdue} == {("A", "started", 31), ("G", "started", 31),
+                                                                             ("H", "started", 31)}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("scope,applies_to,milestone,due,share\nregion,delivered_units,delivered,13-40,0.8\n")
+    with pytest.raises(InputError, match="row 1"):
+        read_deadlines(bad)

@@ -120,7 +120,8 @@
   }}).addTo(map);
   function countyStyle(f) {
     var row = rowFor(f.properties.name, state.metric);
-    return {color: "#444", weight: 1, fillOpacity: 0.85, fillColor: row ? colorFor(row.share) : GREY};
+    // A zero target is met by definition (share 1.0): grey like no target, not dark green.
+    return {color: "#444", weight: 1, fillOpacity: 0.85, fillColor: row && row.target > 0 ? colorFor(row.share) : GREY};
   }
   function countyHtml(name) {
     var row = rowFor(name, state.metric), lines;
