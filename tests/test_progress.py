@@ -206,7 +206,7 @@ def test_a_city_may_replace_the_deadline_table(tmp_path):
     own = tmp_path / "deadlines.csv"
     own.write_text("scope,applies_to,milestone,due,share,source\n"
                    "project,new_start,started,05-31,1.0,our own\n"
-                   "region,delivered_units,delivered,06-30,0.5,our own\n", encoding="utf-8")
+                   "region,delivered_units,delivered,06-30,0.4,our own\n", encoding="utf-8")
     deadlines = read_deadlines(own)
     rows = region_rows(jiaozuo_2023(), EVENTS, AREAS, deadlines, year="2023", as_of=date(2023, 7, 1))
     t = {(r["region"], r["metric"]): (r["state"], r["due"]) for r in rows}
