@@ -212,7 +212,7 @@ def test_a_city_may_replace_the_deadline_table(tmp_path):
     t = {(r["region"], r["metric"]): (r["state"], r["due"]) for r in rows}
     assert t["武陟县", "delivered_units"] == ("overdue", "2023-06-30")  # 0 of 558 by 06-30, 40 % was due
     assert t["孟州市", "delivered_units"] == ("on_track", None)  # 700 of 1416 ≥ 40 %; no later deadline
-    assert t["解放区", "new_start_units"] == ("done", "2023-12-31")  # no start deadline here: year end
+    assert t["解放区", "new_start_units"] == ("on_track", "2023-12-31")  # A starts 07-10; no June deadline here
     overdue = overdue_projects(EVENTS, AREAS, deadlines, year="2023", as_of=date(2023, 7, 1))
     # Only the start is asked for, by 05-31: A (started 07-10), G and H are late.
     assert {(o["area"], o["milestone"], o["days_late"]) for o in overdue} == {("A", "started", 31), ("G", "started", 31),
