@@ -1,8 +1,8 @@
 """The store registry: ``open_store`` picks a backend for a path or URL.
 
 Every layer lives behind :class:`~layers.backends.base.LayerStore`; the embedded default is
-one GeoPackage (:mod:`layers.backends.gpkg`). A PostGIS backend registers in
-:data:`BACKENDS` without touching ``gis/``.
+one GeoPackage (:mod:`layers.backends.gpkg`), a ``postgresql://`` URL opens PostGIS
+(:mod:`layers.backends.postgis`). Backends register by URL scheme in :data:`BACKENDS`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,14 @@ def default_store_path() -> Path:
     return Path(os.environ.get("RENEWAL_STORE", "data/renewal.gpkg"))
 
 
-#: Backend name → class. A PostGIS backend registers here.
-BACKENDS: dict[str, type[LayerStore]] = {"gpkg": GeoPackageStore}
+def _postgis(url: str) -> LayerStore:
+    from layers.backends.postgis import PostGISStore  # psycopg only when a database is asked for
+
+    return PostGISStore(url)
+
+
+#: URL scheme → how to open a store of it; anything without a scheme is a GeoPackage path.
+BACKENDS = {"postgresql": _postgis, "postgres": _postgis, "file": lambda url: GeoPackageStore(url[len("file://"):])}
 
 
 def layer_versions(store: LayerStore, names) -> tuple:
@@ -33,10 +39,15 @@ def layer_versions(store: LayerStore, names) -> tuple:
     return (store.uri, *((n, versions.get(n)) for n in names))
 
 
-def open_store(path=None, backend: str = "gpkg") -> LayerStore:
-    """Open the layer store at ``path`` (default ``$RENEWAL_STORE`` or ``data/renewal.gpkg``)."""
+def open_store(location=None) -> LayerStore:
+    """Open the store at ``location``: a GeoPackage path, or a URL such as
+    ``postgresql://user:pass@host:5432/db`` (default ``$RENEWAL_STORE`` or ``data/renewal.gpkg``)."""
+    text = str(location) if location else str(default_store_path())
+    scheme, sep, _ = text.partition("://")
+    if not sep:
+        return GeoPackageStore(Path(text))
     try:
-        cls = BACKENDS[backend]
+        return BACKENDS[scheme.lower()](text)
     except KeyError:
-        raise InputError(f"unknown store backend {backend!r}; known: {', '.join(BACKENDS)}") from None
-    return cls(Path(path) if path else default_store_path())
+        raise InputError(f"unknown store {scheme}://…; give a GeoPackage path or a "
+                         f"{' or '.join(s + '://' for s in BACKENDS)} URL") from None

@@ -64,8 +64,8 @@ def register(sub) -> None:
 
 def cmd_sample(store, args) -> int:
     kwargs = {} if args.seed is None else {"seed": args.seed}
-    store = build_sample_store(store.path, **kwargs)
-    print(f"sample city written to {store.path}")
+    store = build_sample_store(store, **kwargs)
+    print(f"sample city written to {store.uri}")
     _print_layers(store)
     print()
     print_west_big_well(store)
@@ -181,11 +181,10 @@ def cmd_serve(store, args) -> int:
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     # Worker processes build their app from the environment (uvicorn's factory).
-    os.environ["RENEWAL_STORE"] = str(store.path)
-    if store.path.exists():
-        store.recover()  # what a killed write left: before any worker reads
+    os.environ["RENEWAL_STORE"] = store.location
+    store.recover()  # what a killed write left: before any worker reads
     base = f"http://{args.host}:{args.port}"
-    print(f"serving {store.path} at {base}/ with {workers} worker(s)  (maps: {base}/maps/overview, "
+    print(f"serving {store.uri} at {base}/ with {workers} worker(s)  (maps: {base}/maps/overview, "
           f"API: {base}/api, docs: {base}/docs)", flush=True)
     uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=workers,
                 log_level="warning")

@@ -17,7 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="renewal", description="Urban renewal planning: layers, services, site selection, exports.")
     parser.add_argument("--store", default=None,
-                        help=f"layer store (GeoPackage); env RENEWAL_STORE, default {default_store_path()}")
+                        help="layer store: a GeoPackage path or postgresql://user:pass@host:port/db; "
+                             f"env RENEWAL_STORE, default {default_store_path()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:

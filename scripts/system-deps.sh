@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Debian packages the tests use as real clients: GDAL's command-line tools (ogrinfo,
-# ogr2ogr against our OGC API), Chromium for the map tests, and a CJK font so Chinese
-# labels render in screenshots. Installs only what is missing; needs root (CI is root).
+# ogr2ogr against our OGC API), Chromium for the map tests, a CJK font so Chinese
+# labels render in screenshots, and PostgreSQL 15 with PostGIS 3 for the PostGIS store's
+# contract tests (the tests start a throwaway cluster of their own and drop it; see
+# tests/helpers/pg.py). Installs only what is missing; needs root (CI is root).
 set -euo pipefail
 missing=()
 command -v ogrinfo >/dev/null 2>&1 || missing+=(gdal-bin)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 fc-list 2>/dev/null | grep -qi "wenquanyi\|wqy" || missing+=(fonts-wqy-microhei)
+[[ -x /usr/bin/pg_createcluster ]] || missing+=(postgresql-common)
+[[ -x /usr/lib/postgresql/15/bin/postgres ]] || missing+=(postgresql-15)
+[[ -f /usr/share/postgresql/15/extension/postgis.control ]] || missing+=(postgresql-15-postgis-3)
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "system-deps: need root to install: ${missing[*]} (or install them yourself)" >&2

@@ -33,6 +33,37 @@ def sample_store(tmp_path_factory):
     return build_sample_store(tmp_path_factory.mktemp("sample") / "renewal.gpkg")
 
 
+@pytest.fixture(scope="session")
+def postgis_url():
+    """A throwaway PostgreSQL/PostGIS cluster for the session (tests/helpers/pg.py); its URL."""
+    from tests.helpers.pg import postgis_cluster
+
+    with postgis_cluster() as url:
+        yield url
+
+
+@pytest.fixture
+def new_database(postgis_url):
+    """``make(name)`` → the URL of a new, empty PostGIS database on the session's cluster."""
+    from tests.helpers.pg import create_database
+
+    counter = iter(range(10**6))
+
+    def make(prefix: str = "t") -> str:
+        import uuid
+
+        return create_database(postgis_url, f"{prefix}_{uuid.uuid4().hex[:8]}_{next(counter)}")
+    return make
+
+
+@pytest.fixture(scope="session")
+def postgis_sample(postgis_url):
+    """The sample city in a PostGIS database, built once per session (read-only for tests)."""
+    from tests.helpers.pg import create_database
+
+    return build_sample_store(create_database(postgis_url, "sample"))
+
+
 @pytest.fixture
 def gk_square():
     """A 100 m × 100 m square on the GK plane near Jiaozuo, as a 1-row frame in EPSG:4547."""

