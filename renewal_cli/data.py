@@ -59,6 +59,10 @@ def register(sub) -> None:
     p.add_argument("--check", action="store_true")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_targets)
+    p = sub.add_parser("copy", help="copy a whole store to another, e.g. a GeoPackage into PostGIS")
+    p.add_argument("source", help="GeoPackage path or postgresql://… URL to copy from")
+    p.add_argument("destination", help="an empty store: GeoPackage path or postgresql://user:pass@host:port/db")
+    p.set_defaults(handler=cmd_copy)
     register_serve(sub)
 
 
@@ -160,6 +164,16 @@ def cmd_targets(store, args) -> int:
         for c in checks:
             print(("ok    " if c.ok else ("NOTE  " if c.kind == "region" else "FAIL  ")) + c.message)
     return 1 if any(not c.ok and c.kind != "region" for c in checks) else 0
+
+
+def cmd_copy(store, args) -> int:
+    from layers.copy import copy_store
+    from layers.store import open_store
+
+    src, dst = open_store(args.source), open_store(args.destination)
+    names = copy_store(src, dst, progress=lambda name: print(f"  copied {name}", flush=True))
+    print(f"copied {len(names)} layers from {src.uri} to {dst.uri}")
+    return 0
 
 
 def register_serve(sub) -> None:

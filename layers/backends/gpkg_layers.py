@@ -40,7 +40,7 @@ def write_layer(tmp: Path, name: str, layer: ValidatedLayer, meta: dict, existin
                                 promote_to_multi=layer.kind in ("parcels", "constraints", "renewal_areas", "districts"),
                                 layer_options={"SPATIAL_INDEX": "YES"})
         geometry_type = schema_for(layer.kind).geometry
-    notes = "; ".join(str(p) for p in (layer.repaired + layer.notices)[:50])
+    notes = meta.get("notes") or "; ".join(str(p) for p in (layer.repaired + layer.notices)[:50])
     record(tmp, LayerInfo(
         name=name, kind=layer.kind, geometry_type=geometry_type, feature_count=_count(tmp, name),
         source=meta.get("source", ""), imported_at=sql.now(), original_crs=layer.source_crs,

@@ -288,7 +288,7 @@ class PostGISStore(LayerStore):
         cur.execute(sql.SQL("ANALYZE {}").format(table))
         cur.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(table))
         count = cur.fetchone()[0]
-        notes = "; ".join(str(p) for p in (layer.repaired + layer.notices)[:50])
+        notes = meta.get("notes") or "; ".join(str(p) for p in (layer.repaired + layer.notices)[:50])
         self._record(cur, LayerInfo(name, layer.kind, geometry, count, meta.get("source", ""), _now(), layer.source_crs,
                                     meta.get("encoding"), bool(meta.get("synthetic")), notes), who,
                      f"{mode} {len(frame)} features", mode)
