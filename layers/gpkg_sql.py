@@ -12,7 +12,7 @@ from __future__ import annotations
 
 __all__ = ["connect", "geometry_blob", "blob_geometry", "table_columns", "geometry_column",
            "sql_value", "has_table", "drop_layer", "ensure_meta", "audit", "new_version", "now",
-           "META", "AUDIT"]
+           "META", "AUDIT", "GPKG_VERSION"]
 
 import contextlib
 import json
@@ -28,6 +28,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+#: The GeoPackage version our files declare: QGIS 3.22 LTR with GDAL 3.6, common in offices,
+#: warns that 1.4 "may only be partially supported"; 1.2 holds everything we write.
+GPKG_VERSION = "1.2"
 META = "renewal_layers"
 AUDIT = "renewal_audit"
 #: How long a connection waits for another process's transaction before giving up (s).

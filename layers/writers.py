@@ -34,6 +34,7 @@ import shapely
 
 from gis.crs import CGCS2000, parse_crs
 from gis.errors import InputError
+from layers.gpkg_sql import GPKG_VERSION
 from layers.schemas import SCHEMAS, label_zh, shp_field_name, value_label_zh
 
 FORMATS = {"geojson": ".geojson", "gpkg": ".gpkg", "shp": ".zip", "csv": ".csv"}
@@ -179,6 +180,7 @@ def write_layer(
     kind: str | None = None,
     labels: str = "en",
     layer_name: str | None = None,
+    gpkg_version: str = GPKG_VERSION,
 ) -> Path:
     """Write ``frame`` (EPSG:4490) to ``path`` in ``fmt`` and ``crs``.
 
@@ -191,6 +193,9 @@ def write_layer(
         BOM for CSV). GeoJSON and GeoPackage are always UTF-8.
     labels : {"en", "zh"}
         Column headers as English field names (default) or Chinese labels.
+    gpkg_version : {"1.2", "1.3", "1.4"}
+        The GeoPackage version a ``gpkg`` file declares (1.2 unless asked: read by QGIS 3.22
+        LTR / GDAL 3.6 without a warning).
 
     Returns
     -------
@@ -205,6 +210,8 @@ def write_layer(
     """
     fmt = format_for_path(path, fmt)
     path = Path(path)
+    if gpkg_version not in ("1.2", "1.3", "1.4"):
+        raise InputError(f"gpkg_version must be 1.2, 1.3 or 1.4, got {gpkg_version!r}")
     if labels not in ("en", "zh"):
         raise InputError(f"labels must be 'en' or 'zh', got {labels!r}")
     codec = lookup_encoding(encoding) if encoding is not None else None
@@ -233,7 +240,8 @@ def write_layer(
         if fmt == "geojson":
             _write_geojson(out, tmp, spec)
         elif fmt == "gpkg":
-            pyogrio.write_dataframe(out, tmp, layer=layer_name or kind or path.stem, driver="GPKG")
+            pyogrio.write_dataframe(out, tmp, layer=layer_name or kind or path.stem, driver="GPKG",
+                                    dataset_options={"VERSION": gpkg_version})
         elif fmt == "shp":
             _write_zipped_shp(out, tmp, kind, _SHP_ENCODINGS[codec] if codec else "UTF-8", path.stem, labels)
         elif fmt == "csv":

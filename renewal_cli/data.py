@@ -53,6 +53,8 @@ def register(sub) -> None:
     p.add_argument("--crs", help="target CRS, e.g. 4547 for a land bureau (default cgcs2000)")
     p.add_argument("--encoding", help="Shapefile/CSV encoding, e.g. GBK (default UTF-8)")
     p.add_argument("--labels", choices=("en", "zh"), default="en", help="column headers")
+    p.add_argument("--gpkg-version", choices=("1.2", "1.3", "1.4"), default="1.2",
+                   help="GeoPackage version a .gpkg declares (default 1.2: QGIS 3.22 LTR reads it without a warning)")
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("targets", help="print target tables; --check verifies totals and regions")
@@ -142,7 +144,7 @@ def cmd_export(store, args) -> int:
         print(f"wrote {len(frame)} parcels of {args.layer} to {out} (报部格式)")
         return 0
     out = write_layer(frame, args.output, fmt=args.format, crs=args.crs, encoding=args.encoding,
-                      kind=info.kind, labels=args.labels, layer_name=args.layer)
+                      kind=info.kind, labels=args.labels, layer_name=args.layer, gpkg_version=args.gpkg_version)
     print(f"wrote {len(frame)} features of {args.layer} to {out}")
     return 0
 

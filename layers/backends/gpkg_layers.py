@@ -38,7 +38,8 @@ def write_layer(tmp: Path, name: str, layer: ValidatedLayer, meta: dict, existin
             _align_for_append(tmp, name, frame)
         pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=append,
                                 promote_to_multi=layer.kind in ("parcels", "constraints", "renewal_areas", "districts"),
-                                layer_options={"SPATIAL_INDEX": "YES"})
+                                layer_options={"SPATIAL_INDEX": "YES"},
+                                dataset_options={"VERSION": sql.GPKG_VERSION})
         geometry_type = schema_for(layer.kind).geometry
     notes = meta.get("notes") or "; ".join(str(p) for p in (layer.repaired + layer.notices)[:50])
     record(tmp, LayerInfo(
@@ -51,7 +52,8 @@ def write_layer(tmp: Path, name: str, layer: ValidatedLayer, meta: dict, existin
 def init_empty(path: Path) -> None:
     # An empty GeoPackage: a throw-away layer makes GDAL create the gpkg_* tables.
     gdf = gpd.GeoDataFrame({"x": [0]}, geometry=[shapely.Point(0, 0)], crs=4490)
-    pyogrio.write_dataframe(gdf, path, layer="renewal_init", driver="GPKG")
+    pyogrio.write_dataframe(gdf, path, layer="renewal_init", driver="GPKG",
+                            dataset_options={"VERSION": sql.GPKG_VERSION})
     with contextlib.closing(sqlite3.connect(path)) as con:
         sql.drop_layer(con, "renewal_init")
         con.commit()
