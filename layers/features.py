@@ -23,9 +23,8 @@ from pyproj import CRS, Transformer
 
 from gis.crs import CGCS2000
 from gis.errors import CRSError, InputError, NotFoundError
-from layers.cache import VersionedCache
 from layers.schemas import SCHEMAS
-from layers.store import LayerStore, layer_versions
+from layers.store import LayerStore
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 SUPPORTED_EPSG = (4490, 4326, 4547, 4548, 4526, 4527)
@@ -50,18 +49,9 @@ def parse_crs_uri(text: str | None) -> int | None:
     return int(code)
 
 
-def _read_indexed(store: LayerStore, name: str) -> gpd.GeoDataFrame:
-    frame = store.read(name)
-    frame.sindex  # build the R-tree once  # noqa: B018
-    return frame
-
-
-_LAYERS: VersionedCache[gpd.GeoDataFrame] = VersionedCache(16)
-
-
 def read_layer_cached(store: LayerStore, name: str) -> gpd.GeoDataFrame:
     """The layer, cached per layer version (reads dominate; each edit makes a new version)."""
-    return _LAYERS.get(layer_versions(store, [name]), lambda: _read_indexed(store, name))
+    return store.read_cached(name)
 
 
 def feature_collections(store: LayerStore) -> list[str]:
@@ -134,33 +124,13 @@ def query_features(store: LayerStore, name: str, q: FeatureQuery) -> tuple[gpd.G
         raise InputError(f"limit must be between 1 and {MAX_LIMIT}, got {q.limit}")
     if q.offset < 0:
         raise InputError(f"offset must be >= 0, got {q.offset}")
-    frame = read_layer_cached(store, name)
-    if q.bbox is not None:
-        x0, y0, x1, y1 = _bbox_in_storage(q.bbox, q.bbox_crs)
-        hits = frame.sindex.query(shapely.box(x0, y0, x1, y1), predicate="intersects")
-        frame = frame.iloc[np.sort(hits)]
-    if q.ids is not None:
-        frame = frame[frame["id"].isin(q.ids)]
-    for key, value in (q.filters or {}).items():
-        if key not in frame.columns or key == "geometry":
-            allowed = [c for c in frame.columns if c not in ("geometry",)]
-            raise InputError(f"unknown query parameter or property {key!r}; filterable properties: {', '.join(allowed)}")
-        col = frame[key]
-        if pd.api.types.is_bool_dtype(col):
-            frame = frame[col == (value.lower() in ("true", "1", "yes"))]
-        elif pd.api.types.is_numeric_dtype(col):
-            try:
-                frame = frame[col == float(value)]
-            except ValueError:
-                raise InputError(f"property {key!r} is numeric; {value!r} is not a number") from None
-        else:
-            frame = frame[col.astype(str) == value]
+    bbox = _bbox_in_storage(q.bbox, q.bbox_crs) if q.bbox is not None else None
+    frame, matched = store.query(name, bbox=bbox, filters=q.filters, ids=q.ids, limit=q.limit, offset=q.offset)
     if q.properties is not None:
         unknown = [p for p in q.properties if p not in frame.columns]
         if unknown:
             raise InputError(f"unknown properties {unknown}; available: {', '.join(c for c in frame.columns if c != 'geometry')}")
-    matched = len(frame)
-    return frame.iloc[q.offset:q.offset + q.limit], matched
+    return frame, matched
 
 
 def _swap(geoms):

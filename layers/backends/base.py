@@ -17,10 +17,14 @@ import geopandas as gpd
 import pandas as pd
 
 from gis.errors import NotFoundError
+from layers.backends.frames import query_frame
+from layers.cache import VersionedCache
 from layers.validate import ValidatedLayer
 
 #: The verbs of feature edits, as the audit names them.
 EDIT_VERBS = ("create", "replace", "delete")
+#: Layers read whole, per store, layer and version (reads dominate; every change makes a new version).
+_FRAMES: VersionedCache = VersionedCache(16)
 
 
 @dataclass
@@ -108,6 +112,26 @@ class LayerStore(ABC):
 
     @abstractmethod
     def audit_log(self, limit: int = 100) -> list[dict]: ...
+
+    def read_cached(self, name: str) -> gpd.GeoDataFrame | pd.DataFrame:
+        """The whole layer, read once per version of it in this process (with its R-tree
+        built); shared by every caller, so never modify it."""
+        def build():
+            frame = self.read(name)
+            if isinstance(frame, gpd.GeoDataFrame):
+                frame.sindex  # build the R-tree once  # noqa: B018
+            return frame
+        return _FRAMES.get((self.uri, name, self.version(name)), build)
+
+    def query(self, name: str, *, bbox=None, filters: dict[str, str] | None = None, ids=None,
+              limit: int | None = None, offset: int = 0) -> tuple[gpd.GeoDataFrame, int]:
+        """``(page, number matched)``: the features of ``name`` intersecting ``bbox`` (storage
+        CRS: CGCS2000 degrees), whose properties equal ``filters`` (values as query strings,
+        read as the column's type), with one of ``ids``, in id order from ``offset``.
+
+        This default cuts pages from :meth:`read_cached`; a database backend pushes the
+        query down to SQL with the same rules."""
+        return query_frame(self.read_cached(name), bbox=bbox, filters=filters, ids=ids, limit=limit, offset=offset)
 
     def version(self, name: str) -> str:
         """The layer's version: replaced by every change to that layer, and only to it."""

@@ -40,6 +40,7 @@ from psycopg_pool import ConnectionPool
 from gis.errors import ConflictError, InputError, NotFoundError, PreconditionError
 from layers.backends import postgis_sql as q
 from layers.backends.base import LayerInfo, LayerStore
+from layers.backends.frames import filter_value, unknown_property
 from layers.cache import FolderCache
 from layers.schemas import schema_for
 from layers.validate import ValidatedLayer
@@ -159,26 +160,58 @@ class PostGISStore(LayerStore):
         info = self.info(name)
         if info.geometry_type == "raster":
             raise InputError(f"layer {name!r} is a raster; read it with read_raster")
-        vector = info.is_vector
         with self._read() as cur:
             stored = self._columns(cur, name)
             if columns is not None:
                 stored = [(n, t) for n, t in stored if n in set(columns)]
-            names = [n for n, _ in stored]
-            fields = [sql.Identifier(n) for n in names]
-            if vector:
-                fields = [sql.SQL("fid"), *fields, sql.SQL("ST_AsBinary({})").format(sql.Identifier(q.GEOM))]
-            where, params = sql.SQL(""), ()
-            if vector and bbox is not None:
-                where = sql.SQL(" WHERE {} && ST_MakeEnvelope(%s, %s, %s, %s, 4490)").format(sql.Identifier(q.GEOM))
-                params = tuple(float(v) for v in bbox)
-            cur.execute(sql.SQL("SELECT {} FROM {}{} ORDER BY fid").format(
-                sql.SQL(", ").join(fields), sql.Identifier(name), where), params)
-            rows = cur.fetchall()
+            where, params = [], []
+            if info.is_vector and bbox is not None:
+                where.append(sql.SQL("{} && ST_MakeEnvelope(%s, %s, %s, %s, 4490)").format(sql.Identifier(q.GEOM)))
+                params += [float(v) for v in bbox]
+            return self._select(cur, name, stored, where, params, vector=info.is_vector)
+
+    def _select(self, cur, name: str, stored, where: list, params: list, *, vector: bool, limit=None, offset=0):
+        """Rows of ``name`` matching ``where`` in id order, as a frame like a GeoPackage read."""
+        names = [n for n, _ in stored]
+        fields = [sql.Identifier(n) for n in names]
+        if vector:
+            fields = [sql.SQL("fid"), *fields, sql.SQL("ST_AsBinary({})").format(sql.Identifier(q.GEOM))]
+        clause = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL("")
+        page = sql.SQL(" LIMIT %s OFFSET %s") if limit is not None else sql.SQL("")
+        cur.execute(sql.SQL("SELECT {} FROM {}{} ORDER BY fid{}").format(
+            sql.SQL(", ").join(fields), sql.Identifier(name), clause, page),
+            [*params, *([int(limit), int(offset)] if limit is not None else [])])
+        rows = cur.fetchall()
         types = [t for _, t in stored]
         if vector:
             return q.to_frame(rows, ["id", *names, "geometry"], ["int8", *types], geometry=True)
         return q.to_frame(rows, names, types, geometry=False)
+
+    def query(self, name: str, *, bbox=None, filters=None, ids=None, limit=None, offset=0):
+        """The query pushed down to SQL (GiST for the box), with the in-memory backend's rules."""
+        info = self._vector_info(name)
+        with self._read() as cur:
+            stored = self._columns(cur, name)
+            kinds = {"id": "number", **{n: q.value_kind(t) for n, t in stored}}
+            where, params = [], []
+            if bbox is not None:
+                where.append(sql.SQL("ST_Intersects({}, ST_MakeEnvelope(%s, %s, %s, %s, 4490))").format(
+                    sql.Identifier(q.GEOM)))
+                params += [float(v) for v in bbox]
+            if ids is not None:
+                where.append(sql.SQL("fid = ANY(%s)"))
+                params.append([int(i) for i in ids if 0 <= int(i) < 2**63])
+            for key, value in (filters or {}).items():
+                if key not in kinds:
+                    raise unknown_property(key, kinds)
+                where.append(sql.SQL("{} = %s").format(sql.Identifier("fid" if key == "id" else key)))
+                params.append(filter_value(key, value, kinds[key]))
+            clause = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL("")
+            cur.execute(sql.SQL("SELECT COUNT(*) FROM {}{}").format(sql.Identifier(name), clause), params)
+            matched = int(cur.fetchone()[0])
+            page = self._select(cur, name, stored, where, params, vector=info.is_vector,
+                                limit=limit if limit is not None else matched, offset=offset)
+        return page, matched
 
     def read_raster(self, name: str):
         info = self.info(name)

@@ -47,6 +47,15 @@ def column_type(series: pd.Series) -> str:
     return "text"
 
 
+def value_kind(pg_type: str) -> str:
+    """How a filter value on a column of this type is read (layers.backends.frames.filter_value)."""
+    if pg_type == "bool":
+        return "bool"
+    if pg_type in ("int2", "int4", "int8", "float4", "float8", "numeric"):
+        return "number"
+    return "text"
+
+
 def as_multi(geoms: np.ndarray) -> np.ndarray:
     """Single polygons (lines, points) as one-part multi-geometries; others as they are."""
     out = np.array(geoms, dtype=object)
