@@ -121,8 +121,9 @@ def measure(target, paths, out, repeat: int, suffix: str = ".tif", **kwargs) -> 
 
 def run_build(store_path: str, out: str, queue, tile: int = 512, max_distance: float = 10_000) -> None:
     """Criteria + surface for 西大井片区 on the sample city (walking network, DEM, constraints)."""
-    from layers.inputs import analysis_inputs, area_surface
     from layers.store import open_store
+    from workflows.inputs import analysis_inputs
+    from workflows.sites import area_surface
 
     store = open_store(store_path)
     analysis_inputs(store)  # the network is built once per store: not part of the surface build

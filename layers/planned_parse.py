@@ -1,6 +1,6 @@
 """Parsing the planned facilities a page posts (``what if`` and ``保存为规划``): a GeoJSON
 FeatureCollection of points with a category, checked whole, every problem named with its
-feature and field (see :mod:`layers.planned` for the design)."""
+feature and field (the use cases, and their design, are :mod:`workflows.planned`)."""
 
 from __future__ import annotations
 

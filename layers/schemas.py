@@ -192,7 +192,7 @@ SCHEMAS: dict[str, LayerSchema] = {
         ),
         # Planned facilities ("what if", issue #13): the services fields in a kind of their own,
         # so that analyses reading the services layer never count a plan as an existing
-        # facility; reports add them only when asked (with_planned). See layers/planned.py.
+        # facility; reports add them only when asked (with_planned). See workflows/planned.py.
         LayerSchema(
             "planned_services",
             "规划公共服务设施",

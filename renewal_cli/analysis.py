@@ -7,9 +7,10 @@ import sys
 from gis.accessibility import supply_demand
 from gis.isochrones import walking_isochrones
 from gis.services import area_summary, nearest_services, share_within_standard
-from layers.inputs import analysis_inputs, area_supply, resolve_area
 from layers.writers import write_layer
 from renewal_cli.output import print_json, print_table
+from workflows.inputs import analysis_inputs, resolve_area
+from workflows.services import area_supply
 
 JSON_FIELDS = ["category", "nearest_name", "straight_m", "network_m", "count_300", "count_500", "count_1000",
                "standard_m", "meets_standard", "gap_zh", "gap_en"]
@@ -52,7 +53,8 @@ def _report(store, args):
     else:
         raise SystemExit("renewal services: give an AREA or --all")
     if args.with_planned:
-        from layers.planned import PLANNED_KIND, planned_report
+        from layers.planned_parse import PLANNED_KIND
+        from workflows.planned import planned_report
 
         if not store.has_kind(PLANNED_KIND):
             print(f"--with-planned: the store has no {PLANNED_KIND} layer yet (save plans from "

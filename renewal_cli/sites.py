@@ -11,9 +11,9 @@ import pandas as pd
 from gis.errors import InputError
 from gis.suitability.model import load_spec
 from gis.suitability.weights import ahp_weights
-from layers.inputs import area_surface, parse_require, select_on_surface
-from layers.reports import site_result
 from renewal_cli.output import cell_progress, print_json, print_table
+from workflows.reports import site_result
+from workflows.sites import area_surface, parse_require, select_on_surface
 
 
 def register(sub) -> None:

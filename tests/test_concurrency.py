@@ -196,7 +196,7 @@ def test_reads_are_answered_while_a_long_import_runs(store_path, tmp_path, monke
 
 
 def test_an_edit_keeps_what_other_layers_built(store_path):
-    from layers.inputs import analysis_inputs
+    from workflows.inputs import analysis_inputs
 
     store = open_store(store_path)
     network = analysis_inputs(store).network
@@ -261,7 +261,8 @@ def test_the_services_report_follows_the_services_layer(store_path):
     import geopandas as gpd
     from pandas.testing import assert_frame_equal
 
-    from layers.inputs import analysis_inputs, area_services_report, resolve_area
+    from workflows.inputs import analysis_inputs, resolve_area
+    from workflows.services import area_services_report
 
     store = open_store(store_path)
     inputs = analysis_inputs(store)

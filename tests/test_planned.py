@@ -17,11 +17,12 @@ from api.app import create_app
 from api.settings import Settings
 from gis.crs import wgs84_to_gcj02
 from gis.errors import MalformedError, ValidationError
-from layers.planned import MAX_PLANNED, PLANNED_KIND, parse_planned, save_planned, what_if_report
+from layers.planned_parse import MAX_PLANNED, PLANNED_KIND, parse_planned
 from layers.store import open_store
 from renewal_cli.main import main
 from tests.conftest import copy_sample, serve
 from tests.test_maps import Page, browser  # noqa: F401
+from workflows.planned import save_planned, what_if_report
 
 TOKEN = {"Authorization": "Bearer s3cret"}
 AREA = "西大井片区"

@@ -1,7 +1,8 @@
 """Planned facilities: points a planner adds to an area's map to see how its services report
 would change ("what if", issue #13), and the ``planned_services`` layer that keeps them once
 saved. Shared by the API (``/analysis/services/{area}/what-if``, ``/planned-services``,
-``?with_planned=true``) and the CLI (``renewal services AREA --with-planned``).
+``?with_planned=true``) and the CLI (``renewal services AREA --with-planned``). Parsing and
+checking the posted points (a format, with the kind's constants) is :mod:`layers.planned_parse`.
 
 Design
 ------
@@ -30,11 +31,6 @@ Design
 from __future__ import annotations
 
 __all__ = [
-    "PLANNED_KIND",
-    "PLANNED_LAYER",
-    "MAX_PLANNED",
-    "PLANNED_MARK",
-    "parse_planned",
     "stored_planned",
     "add_planned",
     "planned_report",
@@ -53,11 +49,10 @@ import pandas as pd
 
 from gis.crs import CGCS2000, transform_geometries, wgs84_to_gcj02
 from gis.errors import InputError
-from layers.inputs import AnalysisInputs, analysis_inputs, area_services_report, resolve_area
-from layers.planned_parse import (  # noqa: F401  (re-exported)
+from layers.features import read_layer_cached, to_geojson_features
+from layers.planned_parse import (
     COLUMNS,
     DOCUMENT_FIELDS,
-    MAX_PLANNED,
     PLANNED_KIND,
     PLANNED_LAYER,
     PLANNED_MARK,
@@ -66,12 +61,12 @@ from layers.planned_parse import (  # noqa: F401  (re-exported)
 )
 from layers.store import LayerStore
 from layers.validate import ValidatedLayer, validate_layer
+from workflows.inputs import AnalysisInputs, analysis_inputs, resolve_area
+from workflows.services import area_services_report
 
 
 def stored_planned(store: LayerStore) -> gpd.GeoDataFrame:
     """The saved planned facilities, with their ``id``; an empty frame when none were saved."""
-    from layers.features import read_layer_cached
-
     if store.has_kind(PLANNED_KIND):
         return read_layer_cached(store, store.find_kind(PLANNED_KIND))
     return gpd.GeoDataFrame(
@@ -291,8 +286,6 @@ def save_planned(
 
 def planned_features(store: LayerStore, datum: str = "cgcs2000") -> list[dict]:
     """The stored plans as GeoJSON features (lon/lat; shifted to GCJ-02 for Amap maps)."""
-    from layers.features import to_geojson_features
-
     if datum not in ("cgcs2000", "gcj02"):
         raise InputError(f"datum must be cgcs2000 or gcj02, got {datum!r}")
     frame = stored_planned(store)

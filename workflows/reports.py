@@ -1,4 +1,4 @@
-"""Analysis results as plain data (JSON-ready), shared by the CLI and the API."""
+"""Site-selection answers as plain data (JSON-ready), shared by the CLI and the API."""
 
 from __future__ import annotations
 

@@ -20,18 +20,11 @@ from gis.suitability.model import default_spec, spec_from_dict
 from gis.suitability.weights import ahp_weights
 from gis.targets import check_targets
 from layers.features import to_geojson_features
-from layers.inputs import (
-    SurfaceCache,
-    analysis_inputs,
-    area_isochrones,
-    area_services_report,
-    area_supply,
-    parse_require,
-    resolve_area,
-    select_on,
-)
-from layers.planned import planned_report, report_document
-from layers.reports import site_result
+from workflows.inputs import analysis_inputs, resolve_area
+from workflows.planned import planned_report, report_document
+from workflows.reports import site_result
+from workflows.services import area_isochrones, area_services_report, area_supply
+from workflows.sites import SurfaceCache, parse_require, select_on
 
 router = APIRouter(prefix="/analysis", tags=["Analysis"])
 

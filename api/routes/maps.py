@@ -18,17 +18,12 @@ from gis.isochrones import distance_rings
 from gis.services import lines_to_nearest
 from gis.targets import TOTAL_REGION, check_targets
 from layers.features import FeatureQuery, query_features, read_layer_cached, to_geojson_features
-from layers.inputs import (
-    analysis_inputs,
-    area_isochrones,
-    area_services_report,
-    parse_require,
-    resolve_area,
-    surface_spec,
-)
 from layers.schemas import LABELS_ZH
 from maps.builders import STATIC_PREFIX, area_page, overview_page, targets_page
 from maps.site_form import site_selection_page
+from workflows.inputs import analysis_inputs, resolve_area
+from workflows.services import area_isochrones, area_services_report
+from workflows.sites import parse_require, surface_spec
 
 router = APIRouter(prefix="/maps", tags=["Maps"])
 Lang = Annotated[str, Query(pattern="^(zh|en)$")]
@@ -60,7 +55,7 @@ def overview(request: Request, store: Store, _: Reader, lang: Lang = "zh", basem
 def area_map(area: str, request: Request, store: Store, _: Reader, lang: Lang = "zh", basemap: Basemap = "local",
              with_planned: bool = False):
     """``with_planned``: count the stored planned facilities (planned_services) too."""
-    from layers.planned import add_planned, planned_report, stored_planned
+    from workflows.planned import add_planned, planned_report, stored_planned
 
     inputs = analysis_inputs(store)
     origin = resolve_area(inputs.areas, area)

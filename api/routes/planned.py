@@ -2,7 +2,7 @@
 ("what if", nothing saved), and the stored plans (``planned_services``) to list and save.
 
 A saved plan is deleted like any feature: ``DELETE /collections/planned_services/items/{id}``.
-The use cases are in :mod:`layers.planned`; these handlers parse and answer.
+The use cases are in :mod:`workflows.planned`; these handlers parse and answer.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from fastapi.responses import JSONResponse
 
 from api.deps import BaseURL, Editor, Reader, Store
 from api.routes.edits import parse_json
-from layers.planned import MAX_PLANNED, planned_features, save_planned, what_if_report
+from layers.planned_parse import MAX_PLANNED
+from workflows.planned import planned_features, save_planned, what_if_report
 
 router = APIRouter(tags=["Planned facilities"])
 
