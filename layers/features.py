@@ -23,6 +23,7 @@ from pyproj import CRS, Transformer
 
 from gis.crs import CGCS2000
 from gis.errors import CRSError, InputError, NotFoundError
+from layers.cql2 import parse_cql2
 from layers.schemas import SCHEMAS
 from layers.store import LayerStore
 
@@ -54,6 +55,40 @@ def read_layer_cached(store: LayerStore, name: str) -> gpd.GeoDataFrame:
     return store.read_cached(name)
 
 
+_JSON_TYPES = {"number": "number", "text": "string", "bool": "boolean"}
+_GEOMETRY_SCHEMAS = {"polygon": "https://geojson.org/schema/MultiPolygon.json",
+                     "point": "https://geojson.org/schema/Point.json",
+                     "line": "https://geojson.org/schema/LineString.json"}
+
+
+def queryables(store: LayerStore, name: str, base: str) -> dict:
+    """The JSON Schema of what a filter may name (OGC API – Features Part 3): every stored
+    property with its type and Chinese title, the id and the geometry."""
+    from layers.backends.frames import column_kind
+
+    info = store.info(name)
+    if not info.is_vector:
+        raise NotFoundError(f"no feature collection {name!r}; collections: {', '.join(feature_collections(store))}")
+    frame = store.read_cached(name)
+    schema = SCHEMAS.get(info.kind)
+    titles = {f.name: f.label_zh for f in schema.fields} if schema else {}
+    props: dict[str, dict] = {"id": {"title": "编号", "type": "integer"},
+                              "geometry": {"title": "几何", "$ref": _GEOMETRY_SCHEMAS.get(info.geometry_type,
+                                                                                          "https://geojson.org/schema/Geometry.json")}}
+    for col in frame.columns:
+        if col in ("id", "geometry"):
+            continue
+        props[col] = {"title": titles.get(col, col), "type": _JSON_TYPES[column_kind(frame[col])]}
+        field = schema.field(col) if schema and col in schema.names else None
+        if field is not None and field.choices:
+            from layers.schemas import VOCABULARIES
+
+            props[col]["enum"] = list(VOCABULARIES[field.choices])
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"{base}/collections/{name}/queryables",
+            "type": "object", "title": schema.label_zh if schema else name, "properties": props,
+            "additionalProperties": False}
+
+
 def feature_collections(store: LayerStore) -> list[str]:
     return [i.name for i in store.layers() if i.geometry_type in ("polygon", "point", "line")]
 
@@ -76,6 +111,8 @@ def collection_info(store: LayerStore, name: str, base: str) -> dict:
         "links": [
             {"href": href, "rel": "self", "type": "application/json", "title": name},
             {"href": f"{href}/items", "rel": "items", "type": "application/geo+json", "title": "items"},
+            {"href": f"{href}/queryables", "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+             "type": "application/schema+json", "title": "what a filter may name"},
         ],
     }
 
@@ -90,6 +127,7 @@ class FeatureQuery:
     filters: dict[str, str] | None = None
     properties: list[str] | None = None
     ids: list[int] | None = None
+    cql: str | None = None  # a CQL2 text filter (OGC API – Features Part 3)
 
 
 def _bbox_in_storage(bbox: list[float], bbox_crs: int | None) -> tuple[float, float, float, float]:
@@ -125,7 +163,9 @@ def query_features(store: LayerStore, name: str, q: FeatureQuery) -> tuple[gpd.G
     if q.offset < 0:
         raise InputError(f"offset must be >= 0, got {q.offset}")
     bbox = _bbox_in_storage(q.bbox, q.bbox_crs) if q.bbox is not None else None
-    frame, matched = store.query(name, bbox=bbox, filters=q.filters, ids=q.ids, limit=q.limit, offset=q.offset)
+    cql = parse_cql2(q.cql) if q.cql else None
+    frame, matched = store.query(name, bbox=bbox, filters=q.filters, ids=q.ids, limit=q.limit, offset=q.offset,
+                                 cql=cql)
     if q.properties is not None:
         unknown = [p for p in q.properties if p not in frame.columns]
         if unknown:

@@ -1,4 +1,5 @@
-"""OGC API – Features Part 1 (Core, GeoJSON, OpenAPI 3.0) and Part 2 (CRS by reference)."""
+"""OGC API – Features Part 1 (Core, GeoJSON, OpenAPI 3.0), Part 2 (CRS by reference) and Part 3
+(queryables, CQL2 text filters pushed down to each backend)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import BaseURL, Reader, Store
 from gis.errors import InputError, NotFoundError
+from layers.cql2 import CONFORMANCE as CQL2_CONFORMANCE
 from layers.features import (
     CRS84,
     MAX_LIMIT,
@@ -18,6 +20,7 @@ from layers.features import (
     feature_collections,
     parse_crs_uri,
     query_features,
+    queryables,
     to_geojson_features,
 )
 
@@ -28,8 +31,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    *CQL2_CONFORMANCE,
 ]
-RESERVED = {"bbox", "bbox-crs", "limit", "offset", "crs", "properties", "f", "datetime", "ids"}
+RESERVED = {"bbox", "bbox-crs", "limit", "offset", "crs", "properties", "f", "datetime", "ids", "filter", "filter-lang",
+            "filter-crs"}
 
 
 @router.get("/", summary="Landing page (JSON; browsers get the home page)",
@@ -81,6 +86,16 @@ def collection(collection_id: str, store: Store, base: BaseURL, _: Reader) -> di
     return collection_info(store, collection_id, base)
 
 
+@router.get("/collections/{collection_id}/queryables", summary="What a filter may name (JSON Schema)",
+            tags=["OGC API – Features"], response_class=JSONResponse,
+            responses={200: {"content": {"application/schema+json": {}}, "description": "a JSON Schema"}})
+def collection_queryables(collection_id: str, store: Store, base: BaseURL, _: Reader):
+    if collection_id not in feature_collections(store):
+        raise NotFoundError(f"no feature collection {collection_id!r}; collections: "
+                            f"{', '.join(feature_collections(store))}")
+    return JSONResponse(queryables(store, collection_id, base), media_type="application/schema+json")
+
+
 def _floats(text: str | None, name: str) -> list[float] | None:
     if text is None:
         return None
@@ -101,11 +116,18 @@ def items(
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
     crs: Annotated[str | None, Query(description="output CRS URI (default CRS84)")] = None,
     properties: Annotated[str | None, Query(description="comma-separated properties to return")] = None,
+    filter: Annotated[str | None, Query(max_length=20000, description="CQL2 text, e.g. "
+                                        "status='started' AND households>500 (see /queryables)")] = None,
+    filter_lang: Annotated[str, Query(alias="filter-lang", pattern="^cql2-text$")] = "cql2-text",
+    filter_crs: Annotated[str | None, Query(alias="filter-crs", description="CRS of the filter's geometries: "
+                                            "CRS84 (lon/lat, default)")] = None,
 ):
     out_crs = parse_crs_uri(crs)
+    if parse_crs_uri(filter_crs) is not None:
+        raise InputError("filter-crs: the filter's geometries are read as CRS84 (lon/lat); give them so")
     filters = {k: v for k, v in request.query_params.items() if k not in RESERVED}
     q = FeatureQuery(bbox=_floats(bbox, "bbox"), bbox_crs=parse_crs_uri(bbox_crs), limit=limit, offset=offset,
-                     crs=out_crs, filters=filters,
+                     crs=out_crs, filters=filters, cql=filter,
                      properties=[p.strip() for p in properties.split(",")] if properties else None)
     page, matched = query_features(store, collection_id, q)
     href = f"{base}/collections/{collection_id}/items"

@@ -124,14 +124,16 @@ class LayerStore(ABC):
         return _FRAMES.get((self.uri, name, self.version(name)), build)
 
     def query(self, name: str, *, bbox=None, filters: dict[str, str] | None = None, ids=None,
-              limit: int | None = None, offset: int = 0) -> tuple[gpd.GeoDataFrame, int]:
+              limit: int | None = None, offset: int = 0, cql=None) -> tuple[gpd.GeoDataFrame, int]:
         """``(page, number matched)``: the features of ``name`` intersecting ``bbox`` (storage
         CRS: CGCS2000 degrees), whose properties equal ``filters`` (values as query strings,
-        read as the column's type), with one of ``ids``, in id order from ``offset``.
+        read as the column's type), with one of ``ids``, for which the CQL2 tree ``cql``
+        (:func:`layers.cql2.parse_cql2`) holds, in id order from ``offset``.
 
         This default cuts pages from :meth:`read_cached`; a database backend pushes the
         query down to SQL with the same rules."""
-        return query_frame(self.read_cached(name), bbox=bbox, filters=filters, ids=ids, limit=limit, offset=offset)
+        return query_frame(self.read_cached(name), bbox=bbox, filters=filters, ids=ids, limit=limit, offset=offset,
+                           cql=cql)
 
     def version(self, name: str) -> str:
         """The layer's version: replaced by every change to that layer, and only to it."""

@@ -41,7 +41,9 @@ from gis.errors import ConflictError, InputError, NotFoundError, PreconditionErr
 from layers.backends import postgis_sql as q
 from layers.backends.base import LayerInfo, LayerStore
 from layers.backends.frames import filter_value, unknown_property
+from layers.backends.postgis_cql import cql2_where
 from layers.cache import FolderCache
+from layers.cql2 import check_cql2
 from layers.schemas import schema_for
 from layers.validate import ValidatedLayer
 
@@ -187,13 +189,18 @@ class PostGISStore(LayerStore):
             return q.to_frame(rows, ["id", *names, "geometry"], ["int8", *types], geometry=True)
         return q.to_frame(rows, names, types, geometry=False)
 
-    def query(self, name: str, *, bbox=None, filters=None, ids=None, limit=None, offset=0):
+    def query(self, name: str, *, bbox=None, filters=None, ids=None, limit=None, offset=0, cql=None):
         """The query pushed down to SQL (GiST for the box), with the in-memory backend's rules."""
         info = self._vector_info(name)
         with self._read() as cur:
             stored = self._columns(cur, name)
             kinds = {"id": "number", **{n: q.value_kind(t) for n, t in stored}}
             where, params = [], []
+            if cql is not None:
+                check_cql2(cql, kinds)
+                clause, values = cql2_where(cql, q.GEOM)
+                where.append(clause)
+                params += values
             if bbox is not None:
                 where.append(sql.SQL("ST_Intersects({}, ST_MakeEnvelope(%s, %s, %s, %s, 4490))").format(
                     sql.Identifier(q.GEOM)))
