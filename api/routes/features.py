@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import BaseURL, Reader, Store
+from api.routes.tiles import CONFORMANCE as TILES_CONFORMANCE
 from gis.errors import InputError, NotFoundError
 from layers.cql2 import CONFORMANCE as CQL2_CONFORMANCE
 from layers.features import (
@@ -32,6 +33,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     *CQL2_CONFORMANCE,
+    *TILES_CONFORMANCE,
 ]
 RESERVED = {"bbox", "bbox-crs", "limit", "offset", "crs", "properties", "f", "datetime", "ids", "filter", "filter-lang",
             "filter-crs"}

@@ -25,6 +25,8 @@ from layers.validate import ValidatedLayer
 EDIT_VERBS = ("create", "replace", "delete")
 #: Layers read whole, per store, layer and version (reads dominate; every change makes a new version).
 _FRAMES: VersionedCache = VersionedCache(16)
+#: Encoded vector tiles, per store, layer, version and tile: a map pans over the same tiles again.
+_TILES: VersionedCache = VersionedCache(4096)
 
 
 @dataclass
@@ -134,6 +136,26 @@ class LayerStore(ABC):
         query down to SQL with the same rules."""
         return query_frame(self.read_cached(name), bbox=bbox, filters=filters, ids=ids, limit=limit, offset=offset,
                            cql=cql)
+
+    def vector_tile(self, name: str, z: int, x: int, y: int) -> bytes:
+        """The Mapbox vector tile ``z/x/y`` (WebMercatorQuad) of vector layer ``name``, cached per
+        layer version; empty below the layer's minimum zoom (:func:`layers.mvt.min_zoom`)."""
+        from layers.mvt import check_tile, min_zoom
+
+        check_tile(z, x, y)
+        info = self.info(name)
+        if not info.is_vector:
+            raise NotFoundError(f"{name!r} is not a vector layer; tiles are made of features")
+        if z < min_zoom(info.feature_count):
+            return b""
+        return _TILES.get((self.uri, name, info.version, z, x, y), lambda: self._encode_tile(name, z, x, y))
+
+    def _encode_tile(self, name: str, z: int, x: int, y: int) -> bytes:
+        """Encode one tile (backends that encode in the database override this)."""
+        from layers.mvt import encode_tile, tile_bounds_lonlat
+
+        page, _ = self.query(name, bbox=tile_bounds_lonlat(z, x, y))
+        return encode_tile(page, name, z, x, y)
 
     def version(self, name: str) -> str:
         """The layer's version: replaced by every change to that layer, and only to it."""

@@ -220,6 +220,25 @@ class PostGISStore(LayerStore):
                                 limit=limit if limit is not None else matched, offset=offset)
         return page, matched
 
+    def _encode_tile(self, name: str, z: int, x: int, y: int) -> bytes:
+        """ST_AsMVT in the database: the GiST index finds the tile's features, PostGIS clips,
+        quantizes and encodes them; the same ids and properties as the GeoPackage's tiles."""
+        from layers.mvt import BUFFER, EXTENT
+
+        with self._read() as cur:
+            props = [sql.Identifier(n) for n, _ in self._columns(cur, name)]
+            geom = sql.Identifier(q.GEOM)
+            stmt = sql.SQL(
+                "WITH env AS (SELECT ST_TileEnvelope(%s, %s, %s) AS box), "
+                "mvt AS (SELECT ST_AsMVTGeom(ST_Transform(t.{geom}, 3857), env.box, %s, %s, true) AS mvtgeom, "
+                "t.fid{props} FROM {table} t, env "
+                "WHERE t.{geom} && ST_Transform(ST_TileEnvelope(%s, %s, %s, margin => %s), 4490)) "
+                "SELECT ST_AsMVT(mvt.*, %s, %s, 'mvtgeom', 'fid') FROM mvt WHERE mvtgeom IS NOT NULL").format(
+                geom=geom, props=sql.SQL("").join(sql.SQL(", t.") + p for p in props), table=sql.Identifier(name))
+            cur.execute(stmt, (z, x, y, EXTENT, BUFFER, z, x, y, BUFFER / EXTENT, name, EXTENT))
+            row = cur.fetchone()
+        return bytes(row[0]) if row and row[0] else b""
+
     def read_raster(self, name: str):
         info = self.info(name)
         if info.geometry_type != "raster":
@@ -413,9 +432,10 @@ class PostGISStore(LayerStore):
         return columns, list(q.frame_rows(frame, columns, geoms))
 
     def _after_edit(self, cur, name: str, who: str, verb: str, ids: list[int]) -> None:
-        cur.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(sql.Identifier(name)))
-        cur.execute(f"UPDATE {q.META} SET feature_count = %s, version = %s WHERE name = %s",
-                    (cur.fetchone()[0], _new_version(), name))
+        # The count moves by what the edit did: COUNT(*) of a 1M-feature table was 130 ms.
+        delta = {"create": len(ids), "delete": -len(ids)}.get(verb, 0)
+        cur.execute(f"UPDATE {q.META} SET feature_count = feature_count + %s, version = %s WHERE name = %s",
+                    (delta, _new_version(), name))
         q.audit(cur, who, verb, name, {"ids": ids}, _now())
 
     def insert_features(self, name: str, layer: ValidatedLayer, *, who: str) -> list[int]:
@@ -459,6 +479,7 @@ class PostGISStore(LayerStore):
         return etag
 
     def delete_features(self, name: str, fids: list[int], *, who: str, if_match: str | None = None) -> None:
+        fids = list(dict.fromkeys(int(f) for f in fids))  # a repeated id is one feature (and one off the count)
         with self._edit(name, None) as (cur, _):
             for fid in fids:
                 self._check(cur, name, fid, if_match if len(fids) == 1 else None)

@@ -1,0 +1,137 @@
+"""Vector tiles (OGC API – Tiles, #16): each tile holds exactly the features the store finds in
+its box, on both backends alike (PostGIS encodes with ST_AsMVT, the GeoPackage with
+mapbox-vector-tile); GDAL's MVT driver reads our tiles back as an independent decoder."""
+
+import subprocess
+
+import mapbox_vector_tile
+import morecantile
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from layers.mvt import EXTENT, min_zoom, tile_bounds_lonlat
+from layers.store import open_store
+from layers.validate import validate_layer
+from tests.conftest import copy_sample
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+WBW = (113.17, 35.24)  # 西大井片区
+
+
+def tile_at(z: int):
+    t = TMS.tile(*WBW, z)
+    return t.x, t.y
+
+
+def decoded(body: bytes, layer: str) -> dict[int, dict]:
+    if not body:
+        return {}
+    return {f["id"]: f for f in mapbox_vector_tile.decode(body).get(layer, {}).get("features", [])}
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def store(request, sample_store):
+    return sample_store if request.param == "gpkg" else request.getfixturevalue("postgis_sample")
+
+
+@pytest.mark.parametrize("layer", ["renewal_areas", "services", "parcels", "roads"])
+def test_a_tile_holds_the_features_in_its_box(store, sample_store, layer):
+    x, y = tile_at(14)
+    got = decoded(store.vector_tile(layer, 14, x, y), layer)
+    frame = sample_store.read(layer)
+    inner = shapely.box(*tile_bounds_lonlat(14, x, y, buffered=False))
+    inside = set(frame.id[frame.intersects(inner)])
+    buffered = set(frame.id[frame.intersects(shapely.box(*tile_bounds_lonlat(14, x, y)))])
+    assert inside and inside <= set(got) <= buffered  # all of the tile, nothing beyond its buffer
+    by_id = frame.set_index("id")
+    for fid, feature in list(got.items())[:50]:
+        row = by_id.loc[fid]
+        for key, value in feature["properties"].items():
+            assert value == pytest.approx(row[key]) if isinstance(value, float) else value == row[key]
+
+
+def test_both_backends_make_the_same_tiles(sample_store, postgis_sample):
+    for layer in ("renewal_areas", "services", "parcels", "roads"):
+        frame = sample_store.read(layer)
+        for z in (13, 14, 15):
+            x, y = tile_at(z)
+            a = decoded(sample_store.vector_tile(layer, z, x, y), layer)
+            b = decoded(postgis_sample.vector_tile(layer, z, x, y), layer)
+            inner = set(frame.id[frame.intersects(shapely.box(*tile_bounds_lonlat(z, x, y, buffered=False)))])
+            assert inner <= set(a) and inner <= set(b), (layer, z)
+            # They may differ only on features that merely touch the edge of the buffer (each
+            # clipper drops a sliver there in its own way): at most a few per tile.
+            assert len(set(a) ^ set(b)) <= 5, (layer, z, sorted(set(a) ^ set(b)))
+            assert all(a[i]["properties"] == b[i]["properties"] for i in set(a) & set(b))
+
+
+def test_gdal_reads_our_tiles(sample_store, postgis_sample, tmp_path):
+    x, y = tile_at(14)
+    for name, store in (("gpkg", sample_store), ("pg", postgis_sample)):
+        path = tmp_path / name / "14" / str(x) / f"{y}.pbf"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(store.vector_tile("services", 14, x, y))
+        out = subprocess.run(["ogrinfo", "-ro", "-so", "-al", f"MVT:{path}"], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        count = next(int(line.split(":")[1]) for line in out.stdout.splitlines() if line.startswith("Feature Count"))
+        assert count == len(decoded(store.vector_tile("services", 14, x, y), "services"))
+        assert "category: String" in out.stdout and "name: String" in out.stdout
+
+
+def test_big_layers_start_at_a_zoom_where_tiles_stay_small(sample_store):
+    assert min_zoom(3_200) == 0 and min_zoom(50_000) == 10 and min_zoom(500_000) == 12 and min_zoom(1_000_000) == 13
+    x, y = TMS.tile(*WBW, 8)[:2]
+    roads = sample_store.info("roads").feature_count  # ~36k segments: from zoom 10
+    assert min_zoom(roads) == 10 and sample_store.vector_tile("roads", 8, x, y) == b""
+    assert len(decoded(sample_store.vector_tile("roads", 10, *tile_at(10)), "roads")) > 1000
+
+
+@pytest.fixture(scope="module")
+def client(sample_store, tmp_path_factory):
+    path = copy_sample(sample_store, tmp_path_factory.mktemp("tiles"))
+    return TestClient(create_app(Settings(store=str(path)))), open_store(path)
+
+
+def test_the_tiles_api(client):
+    c, _ = client
+    conf = c.get("/conformance").json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt" in conf
+    sets = c.get("/collections/parcels/tiles").json()["tilesets"]
+    item = next(link for link in sets[0]["links"] if link["rel"] == "item")
+    assert item["href"].endswith("/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}") and item["templated"]
+    meta = c.get("/collections/roads/tiles/WebMercatorQuad").json()
+    assert meta["layers"][0]["minTileMatrix"] == "10" and meta["dataType"] == "vector"
+    tj = c.get("/collections/roads/tiles/WebMercatorQuad/tilejson.json").json()
+    assert tj["tiles"][0].endswith("/tiles/WebMercatorQuad/{z}/{y}/{x}") and tj["vector_layers"][0]["id"] == "roads"
+    assert c.get("/tileMatrixSets/WebMercatorQuad").json()["id"] == "WebMercatorQuad"
+    x, y = tile_at(14)
+    r = c.get(f"/collections/services/tiles/WebMercatorQuad/14/{y}/{x}")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    assert len(decoded(r.content, "services")) > 10
+    assert c.get(f"/collections/services/tiles/WebMercatorQuad/14/{y}/{x}",
+                 headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
+    assert c.get("/collections/services/tiles/WebMercatorQuad/3/9/0").status_code == 404  # row beyond 2^3
+    assert c.get("/collections/nosuch/tiles/WebMercatorQuad/3/1/1").status_code == 404
+    assert c.get("/collections/targets/tiles/WebMercatorQuad/3/1/1").status_code == 404  # a table has no tiles
+
+
+def test_an_edit_shows_in_the_next_tile(client):
+    c, store = client
+    x, y = tile_at(16)
+    before = c.get(f"/collections/services/tiles/WebMercatorQuad/16/{y}/{x}")
+    lon, lat = shapely.box(*tile_bounds_lonlat(16, x, y, buffered=False)).centroid.coords[0]
+    import geopandas as gpd
+
+    new = gpd.GeoDataFrame({"name": ["瓦片测试公园"], "category": ["park"], "capacity": [None]},
+                           geometry=[shapely.Point(lon, lat)], crs=4490)
+    (fid,) = store.insert_features("services", validate_layer(new, "services"), who="test")
+    after = c.get(f"/collections/services/tiles/WebMercatorQuad/16/{y}/{x}",
+                  headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200 and after.headers["ETag"] != before.headers["ETag"]
+    feature = decoded(after.content, "services")[fid]
+    assert feature["properties"]["name"] == "瓦片测试公园"
+    gx, gy = feature["geometry"]["coordinates"]
+    assert abs(gx - EXTENT / 2) < 40 and abs(gy - EXTENT / 2) < 40  # at the tile's centre
