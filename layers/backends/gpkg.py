@@ -334,6 +334,7 @@ class GeoPackageStore(LayerStore):
         return etag
 
     def delete_features(self, name: str, fids: list[int], *, who: str, if_match: str | None = None) -> None:
+        fids = list(dict.fromkeys(int(f) for f in fids))  # a repeated id is one feature (and one off the count)
         self._vector_info(name)
         with self._edit(name) as con:
             for fid in fids:

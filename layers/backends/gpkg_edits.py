@@ -78,10 +78,12 @@ def _as_multi(geom):
 
 def after_edit(con: sqlite3.Connection, name: str, who: str, verb: str, ids: list[int], frame) -> None:
     """Feature count, a new layer version, the extent GDAL reports and the audit row."""
-    count = con.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]
+    # The count moves by what the edit did: counting the table took 60–140 ms on 1M features
+    # (bench_postgis), most of a one-feature edit.
+    delta = {"create": len(ids), "delete": -len(ids)}.get(verb, 0)
     sql.ensure_meta(con)
-    con.execute(f"UPDATE {sql.META} SET feature_count = ?, version = ? WHERE name = ?",
-                (count, sql.new_version(), name))
+    con.execute(f"UPDATE {sql.META} SET feature_count = feature_count + ?, version = ? WHERE name = ?",
+                (delta, sql.new_version(), name))
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     if frame is not None and len(frame):
         x0, y0, x1, y1 = (float(v) for v in frame.total_bounds)
