@@ -8,7 +8,7 @@ audit trail.
 
 from __future__ import annotations
 
-__all__ = ["LayerInfo", "LayerStore", "EDIT_VERBS"]
+__all__ = ["LayerInfo", "LayerStore", "EDIT_VERBS", "check_layer_name"]
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import geopandas as gpd
 import pandas as pd
 
-from gis.errors import NotFoundError
+from gis.errors import InputError, NotFoundError
 from layers.backends.frames import query_frame
 from layers.cache import VersionedCache
 from layers.validate import ValidatedLayer
@@ -27,6 +27,22 @@ EDIT_VERBS = ("create", "replace", "delete")
 _FRAMES: VersionedCache = VersionedCache(16)
 #: Encoded vector tiles, per store, layer, version and tile: a map pans over the same tiles again.
 _TILES: VersionedCache = VersionedCache(4096)
+
+
+_NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+#: Names every backend refuses for a layer: its own bookkeeping and the other backends', so a
+#: store can always be copied from one backend to another.
+_RESERVED = {"renewal_layers", "renewal_audit", "renewal_rasters", "renewal_revision", "spatial_ref_sys",
+             "geometry_columns", "geography_columns"}
+_RESERVED_PREFIXES = ("gpkg", "rtree_", "sqlite", "pg_")
+
+
+def check_layer_name(name: str) -> None:
+    """An InputError unless ``name`` is a layer name every backend can hold."""
+    if not name or not set(name) <= _NAME_OK or name[0].isdigit() or name in _RESERVED \
+            or name.startswith(_RESERVED_PREFIXES):
+        raise InputError(f"layer name {name!r} is not allowed; use lower-case letters, digits and '_', "
+                         "starting with a letter (e.g. renewal_areas, parcels_2024)")
 
 
 @dataclass

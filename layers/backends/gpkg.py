@@ -28,6 +28,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -43,7 +44,7 @@ import rasterio
 
 from gis.errors import ConflictError, InputError, NotFoundError
 from layers import gpkg_sql as sql
-from layers.backends.base import LayerInfo, LayerStore
+from layers.backends.base import LayerInfo, LayerStore, check_layer_name
 from layers.backends.frames import query_frame
 from layers.backends.gpkg_access import GATE, change_key, hot_journal
 from layers.backends.gpkg_edits import Rows, after_edit, check_kind, check_precondition, row_etag
@@ -53,7 +54,6 @@ from layers.validate import ValidatedLayer
 
 log = logging.getLogger(__name__)
 
-_NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 # GDAL reads the GeoPackage through its own SQLite connection: let it wait for an edit's
 # commit as our own connections do, instead of failing with "database is locked".
 _READ_OPTIONS = {"PRELUDE_STATEMENTS": f"PRAGMA busy_timeout = {int(sql.BUSY_TIMEOUT_S * 1000)}"}
@@ -64,12 +64,12 @@ _BIG_LAYER = 100_000  # features: above this, boxes are answered from the R-tree
 
 
 def _check_name(name: str) -> None:
-    if not name or not set(name) <= _NAME_OK or name[0].isdigit() or name in (sql.META, sql.AUDIT) \
-            or name.startswith(("gpkg", "rtree_", "sqlite")):
-        raise InputError(
-            f"layer name {name!r} is not allowed; use lower-case letters, digits and '_', "
-            "starting with a letter (e.g. renewal_areas, parcels_2024)"
-        )
+    check_layer_name(name)
+
+
+def _nodata(notes: str) -> float | None:
+    found = re.search(r"nodata=([-+0-9.eE]+|nan|inf)", notes or "")
+    return float(found.group(1)) if found else None
 
 
 class GeoPackageStore(LayerStore):
@@ -132,10 +132,13 @@ class GeoPackageStore(LayerStore):
 
     def read(self, name: str, *, bbox=None, columns=None):
         info = self.info(name)
-        if info.geometry_type is None and info.kind != "dem":
+        if info.geometry_type == "raster":
+            raise InputError(f"layer {name!r} is a raster; read it with read_raster")
+        if info.geometry_type is None:
             with self._sqlite() as con:
                 frame = pd.read_sql_query(f'SELECT * FROM "{name}"', con)
-            return frame.drop(columns=[c for c in ("fid",) if c in frame.columns])
+            frame = frame.drop(columns=[c for c in ("fid",) if c in frame.columns])
+            return frame[[c for c in frame.columns if c in set(columns)]] if columns is not None else frame
         frame = self._gdal_read(name, bbox, columns)
         frame.index.name = "id"
         return frame.reset_index()
@@ -168,13 +171,14 @@ class GeoPackageStore(LayerStore):
         if info.kind != "dem" and info.geometry_type != "raster":
             raise InputError(f"layer {name!r} is a {info.kind} layer, not a raster")
         return rasterio.open(_RASTERS.get((self.uri, name, info.version),
-                                          lambda folder: self._raster_copy(name, folder)))
+                                          lambda folder: self._raster_copy(name, folder, _nodata(info.notes))))
 
-    def _raster_copy(self, name: str, folder: str) -> str:
+    def _raster_copy(self, name: str, folder: str, nodata: float | None) -> str:
         path = os.path.join(folder, f"{name}.tif")
         with GATE("rasterio"), rasterio.open(f"GPKG:{self.path}:{name}") as src:
+            # GDAL keeps no nodata for a Float32 GeoPackage raster: the value written is in our metadata.
             profile = {**src.profile, "driver": "GTiff", "tiled": True, "blockxsize": 256, "blockysize": 256,
-                       "compress": "deflate"}
+                       "compress": "deflate", "nodata": nodata if nodata is not None else src.nodata}
             with rasterio.open(path, "w", **profile) as dst:
                 dst.write(src.read())
         return path
@@ -267,6 +271,9 @@ class GeoPackageStore(LayerStore):
                 raise InputError(f"mode must be 'replace' or 'append', got {meta.get('mode')!r}")
         with self._transaction() as tmp:
             existing = {i.name: i for i in self.layers()}  # read under the lock
+            for name, _, _ in items:
+                if existing.get(name) is not None and existing[name].geometry_type == "raster":
+                    raise ConflictError(f"{name!r} is a raster; delete it before writing a layer of that name")
             for name, layer, meta in items:
                 write_layer(tmp, name, layer, meta, existing.get(name), who)
         log.info("wrote %s", ", ".join(n for n, _, _ in items))

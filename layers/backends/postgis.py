@@ -39,7 +39,7 @@ from psycopg_pool import ConnectionPool
 
 from gis.errors import ConflictError, InputError, NotFoundError, PreconditionError
 from layers.backends import postgis_sql as q
-from layers.backends.base import LayerInfo, LayerStore
+from layers.backends.base import LayerInfo, LayerStore, check_layer_name
 from layers.backends.frames import filter_value, unknown_property
 from layers.backends.postgis_cql import cql2_where
 from layers.cache import FolderCache
@@ -52,16 +52,11 @@ log = logging.getLogger(__name__)
 _POOLS: dict[str, ConnectionPool] = {}
 _POOLS_LOCK = threading.Lock()
 _RASTERS: FolderCache[str] = FolderCache("renewal-pgraster-", size=4)
-_NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 _LOCK_KEY = 7_310_202_611  # the store's advisory lock (any constant shared by every client)
 
 
 def _check_name(name: str) -> None:
-    if not name or not set(name) <= _NAME_OK or name[0].isdigit() or name.startswith("pg_") \
-            or name in (q.META, q.AUDIT, q.RASTERS, q.REVISIONS, "spatial_ref_sys", "geometry_columns",
-                        "geography_columns"):
-        raise InputError(f"layer name {name!r} is not allowed; use lower-case letters, digits and '_', "
-                         "starting with a letter (e.g. renewal_areas, parcels_2024)")
+    check_layer_name(name)
 
 
 def _now() -> str:
@@ -95,6 +90,7 @@ class PostGISStore(LayerStore):
         with _POOLS_LOCK:
             pool = _POOLS.get(self.location)
             if pool is None:
+                self._probe()
                 pool = ConnectionPool(self.location, min_size=1, max_size=8, open=False, timeout=30,
                                       kwargs={"application_name": "renewal-gis"})
                 try:
@@ -105,6 +101,17 @@ class PostGISStore(LayerStore):
                 _POOLS[self.location] = pool
                 self._check_postgis(pool)
             return pool
+
+    def _probe(self) -> None:
+        """Fail within seconds, with one clear message, when the database cannot be reached (the
+        pool would retry quietly for its whole timeout and log every attempt)."""
+        import psycopg
+
+        try:
+            psycopg.connect(self.location, connect_timeout=5).close()
+        except psycopg.Error as ex:
+            reason = str(ex).strip().splitlines()[-1] if str(ex).strip() else type(ex).__name__
+            raise InputError(f"cannot connect to the store {self.uri}: {reason}") from None
 
     def _check_postgis(self, pool: ConnectionPool) -> None:
         with pool.connection() as con:
@@ -168,7 +175,9 @@ class PostGISStore(LayerStore):
                 stored = [(n, t) for n, t in stored if n in set(columns)]
             where, params = [], []
             if info.is_vector and bbox is not None:
-                where.append(sql.SQL("{} && ST_MakeEnvelope(%s, %s, %s, %s, 4490)").format(sql.Identifier(q.GEOM)))
+                # Features that meet the box, as GDAL's spatial filter reads a GeoPackage (not their boxes).
+                where.append(sql.SQL("ST_Intersects({}, ST_MakeEnvelope(%s, %s, %s, %s, 4490))").format(
+                    sql.Identifier(q.GEOM)))
                 params += [float(v) for v in bbox]
             return self._select(cur, name, stored, where, params, vector=info.is_vector)
 

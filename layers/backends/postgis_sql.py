@@ -121,7 +121,9 @@ def _series(values: tuple, kind: str) -> pd.Series:
         return pd.Series([np.nan if v is None else float(v) for v in values], dtype="float64")
     if kind == "bool":
         return pd.Series(values, dtype="bool" if not any(v is None for v in values) else "object")
-    return pd.Series(values, dtype="str" if values else "str")
+    if values and all(v is None for v in values):
+        return pd.Series(values, dtype=object)  # as GDAL reads a column with no value at all
+    return pd.Series(values, dtype="str")
 
 
 def audit(cur, who: str, action: str, layer: str, detail: dict, at: str) -> None:
