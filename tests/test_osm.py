@@ -261,3 +261,17 @@ def test_services_report_on_a_real_extract_imported_where_planners_work(helsinki
         assert report.loc[category, "network_m"] == pytest.approx(0.0 if inside else ref.min(), abs=0.1), category
         compared += not inside
     assert compared >= 2
+
+
+def test_import_osm_into_postgis_gives_the_geopackages_layers(extract, tmp_path, new_database):
+    url = new_database("osm")
+    assert main(["--store", url, "import-osm", str(extract)]) == 0
+    gpkg = open_store(tmp_path / "s.gpkg")
+    import_osm(gpkg, extract)
+    pg = open_store(url)
+    for layer in ("roads", "services"):
+        a, b = gpkg.read(layer), pg.read(layer)
+        assert list(a.columns) == list(b.columns) and len(a) == len(b)
+        assert a.drop(columns="geometry").equals(b.drop(columns="geometry"))
+        assert all(x.equals_exact(y, 1e-9) for x, y in zip(a.geometry, b.geometry, strict=True))
+        assert pg.info(layer).source == gpkg.info(layer).source
