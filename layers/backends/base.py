@@ -8,7 +8,7 @@ audit trail.
 
 from __future__ import annotations
 
-__all__ = ["LayerInfo", "LayerStore", "EDIT_VERBS", "check_layer_name"]
+__all__ = ["LayerInfo", "LayerStore", "EDIT_VERBS", "check_layer_name", "check_write_items"]
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
@@ -35,6 +35,14 @@ _NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 _RESERVED = {"renewal_layers", "renewal_audit", "renewal_rasters", "renewal_revision", "spatial_ref_sys",
              "geometry_columns", "geography_columns"}
 _RESERVED_PREFIXES = ("gpkg", "rtree_", "sqlite", "pg_")
+
+
+def check_write_items(items) -> None:
+    """Names and modes of a ``write_many`` call, checked before any write starts."""
+    for name, _, meta in items:
+        check_layer_name(name)
+        if meta.get("mode", "replace") not in ("replace", "append"):
+            raise InputError(f"mode must be 'replace' or 'append', got {meta.get('mode')!r}")
 
 
 def check_layer_name(name: str) -> None:
@@ -87,9 +95,12 @@ class LayerStore(ABC):
     @abstractmethod
     def read(self, name: str, *, bbox=None, columns=None) -> gpd.GeoDataFrame | pd.DataFrame: ...
 
-    @abstractmethod
     def write(self, name: str, layer: ValidatedLayer, *, mode: str = "replace", source: str = "",
-              encoding: str | None = None, synthetic: bool = False, who: str = "cli") -> LayerInfo: ...
+              encoding: str | None = None, synthetic: bool = False, who: str = "cli") -> LayerInfo:
+        """Write one layer (see :meth:`write_many`); its new metadata."""
+        self.write_many([(name, layer, {"mode": mode, "source": source, "encoding": encoding,
+                                        "synthetic": synthetic})], who=who)
+        return self.info(name)
 
     @abstractmethod
     def write_many(self, items: list[tuple[str, ValidatedLayer, dict]], *, who: str = "cli") -> None: ...

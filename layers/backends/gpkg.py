@@ -44,7 +44,7 @@ import rasterio
 
 from gis.errors import ConflictError, InputError, NotFoundError
 from layers import gpkg_sql as sql
-from layers.backends.base import LayerInfo, LayerStore, check_layer_name
+from layers.backends.base import LayerInfo, LayerStore, check_layer_name, check_write_items
 from layers.backends.frames import query_frame
 from layers.backends.gpkg_access import GATE, change_key, hot_journal
 from layers.backends.gpkg_edits import Rows, after_edit, check_kind, check_precondition, row_etag
@@ -258,17 +258,9 @@ class GeoPackageStore(LayerStore):
                 for leftover in (tmp_path, tmp_path.with_name(tmp_path.name + "-journal")):
                     leftover.unlink(missing_ok=True)
 
-    def write(self, name, layer, *, mode="replace", source="", encoding=None, synthetic=False, who="cli"):
-        meta = {"mode": mode, "source": source, "encoding": encoding, "synthetic": synthetic}
-        self.write_many([(name, layer, meta)], who=who)
-        return self.info(name)
-
     def write_many(self, items, *, who="cli"):
         """Write several layers in one transaction (all or nothing)."""
-        for name, _, meta in items:
-            _check_name(name)
-            if meta.get("mode", "replace") not in ("replace", "append"):
-                raise InputError(f"mode must be 'replace' or 'append', got {meta.get('mode')!r}")
+        check_write_items(items)
         with self._transaction() as tmp:
             existing = {i.name: i for i in self.layers()}  # read under the lock
             for name, _, _ in items:

@@ -39,7 +39,7 @@ from psycopg_pool import ConnectionPool
 
 from gis.errors import ConflictError, InputError, NotFoundError, PreconditionError
 from layers.backends import postgis_sql as q
-from layers.backends.base import LayerInfo, LayerStore, check_layer_name
+from layers.backends.base import LayerInfo, LayerStore, check_layer_name, check_write_items
 from layers.backends.frames import filter_value, unknown_property
 from layers.backends.postgis_cql import cql2_where
 from layers.cache import FolderCache
@@ -295,17 +295,9 @@ class PostGISStore(LayerStore):
 
     # --- whole-layer writes -------------------------------------------------------------------
 
-    def write(self, name, layer, *, mode="replace", source="", encoding=None, synthetic=False, who="cli"):
-        self.write_many([(name, layer, {"mode": mode, "source": source, "encoding": encoding,
-                                         "synthetic": synthetic})], who=who)
-        return self.info(name)
-
     def write_many(self, items, *, who="cli"):
         """Write several layers in one transaction (all or nothing)."""
-        for name, _, meta in items:
-            _check_name(name)
-            if meta.get("mode", "replace") not in ("replace", "append"):
-                raise InputError(f"mode must be 'replace' or 'append', got {meta.get('mode')!r}")
+        check_write_items(items)
         with self._write() as cur:
             cur.execute(f"SELECT name, kind, geometry_type FROM {q.META}")
             existing = {r[0]: r for r in cur.fetchall()}
