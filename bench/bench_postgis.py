@@ -346,7 +346,7 @@ def report(args, results: list[dict]) -> None:
                             ("  store.update_feature", parts["update_feature"]),
                             ("insert (validate + insert_features)", ed["insert"]),
                             ("delete (etag + delete_features)", ed["delete"]),
-                            ("COUNT(*) of the table alone (each edit runs one)", ed["count"])):
+                            ("COUNT(*) of the table (edits ran one until 0b2dbb0)", ed["count"])):
             print(f"    {name:50s} {ms(times):10.1f} {percentile_ms(times, 95):8.1f}")
         per = np.asarray(it["returned"])
         p50 = percentile_ms(it["times"], 50)
