@@ -6,12 +6,17 @@
   10 characters by the schema's ``shp_name``) and CSV (points as x/y columns, other
   geometries as WKT; UTF-8 with BOM so Excel shows Chinese).
 - ``labels="zh"`` writes Chinese column headers and vocabulary labels, as offices expect.
+- Hand-off formats (``layers/cad_kml.py``): DXF for CAD offices (Gauss–Krüger metres, a CAD
+  layer per kind, names as text; code page 936) and KML/KMZ for field apps (WGS84 or GCJ-02,
+  names and attributes with Chinese labels). They are always labelled in Chinese (``labels``
+  applies to the tabular formats).
 
 Every write goes to a temporary file first and is moved into place, so a failure never
 leaves half a file behind. Before that, the encoding is looked up (``codecs.lookup``) and
 every header and text value is checked to be writable in it, so "ascii" with a Chinese name
 is refused up front, naming the feature and field, and nothing at all is written.
-GeoJSON and GeoPackage are always UTF-8 (the ``encoding`` argument is checked, then not used).
+GeoJSON, GeoPackage and KML are always UTF-8, DXF code page 936 (the ``encoding`` argument
+is checked, then not used).
 """
 
 from __future__ import annotations
@@ -34,12 +39,13 @@ import shapely
 
 from gis.crs import CGCS2000, parse_crs
 from gis.errors import InputError
+from layers.cad_kml import HANDOFF_FORMATS, handoff_crs, write_handoff
 from layers.gpkg_sql import GPKG_VERSION
 from layers.schemas import SCHEMAS, label_zh, shp_field_name, value_label_zh
 
-FORMATS = {"geojson": ".geojson", "gpkg": ".gpkg", "shp": ".zip", "csv": ".csv"}
+FORMATS = {"geojson": ".geojson", "gpkg": ".gpkg", "shp": ".zip", "csv": ".csv", **HANDOFF_FORMATS}
 _SUFFIX_FORMAT = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shp",
-                  ".shp": "shp", ".csv": "csv"}
+                  ".shp": "shp", ".csv": "csv", ".dxf": "dxf", ".kml": "kml", ".kmz": "kmz"}
 # Python's codec name → the name GDAL's iconv takes for a .dbf (and writes to the .cpg).
 # Other Python codecs make GDAL fail ("latin-1", "utf_8", "euc_jp") or write garbage (UTF-16).
 _SHP_ENCODINGS = {"utf-8": "UTF-8", "gbk": "GBK", "gb18030": "GB18030", "gb2312": "GB2312", "big5": "BIG5",
@@ -187,7 +193,9 @@ def write_layer(
     Parameters
     ----------
     crs : optional
-        Target CRS: EPSG code or alias (``cgcs2000`` default, ``4547``, ``gcj02``...).
+        Target CRS: EPSG code or alias (``cgcs2000`` default, ``4547``, ``gcj02``...). DXF
+        takes a projected CRS (default: the data's GK zone, e.g. 4547; ``4526`` with the zone
+        prefix), KML/KMZ WGS84/CGCS2000 (default) or ``gcj02``.
     encoding : optional
         Shapefile/CSV encoding; ``GBK`` for older office software. Default UTF-8 (with a
         BOM for CSV). GeoJSON and GeoPackage are always UTF-8.
@@ -205,8 +213,9 @@ def write_layer(
     Raises
     ------
     InputError
-        For an unknown format, encoding or ``labels``, or when a header or value cannot be
-        written in ``encoding`` (each named by feature and field); no file is created then.
+        For an unknown format, encoding or ``labels``, a CRS the format cannot hold (DXF in
+        degrees, KML in metres), or when a header or value cannot be written in ``encoding``
+        (each named by feature and field); no file is created then.
     """
     fmt = format_for_path(path, fmt)
     path = Path(path)
@@ -218,12 +227,15 @@ def write_layer(
     if fmt == "shp" and codec is not None and codec not in _SHP_ENCODINGS:
         raise InputError(f"a Shapefile cannot be written in {encoding!r}; use UTF-8 or GBK (or one of "
                          f"{', '.join(sorted(set(_SHP_ENCODINGS.values())))})")
-    spec = parse_crs(crs if crs is not None else CGCS2000)
+    if fmt in HANDOFF_FORMATS:  # DXF in metres (default: the data's GK zone), KML in lon/lat
+        spec = handoff_crs(fmt, crs, frame)
+    else:
+        spec = parse_crs(crs if crs is not None else CGCS2000)
     out = frame
     if isinstance(frame, gpd.GeoDataFrame):
         geoms = spec.from_cgcs2000(frame.to_crs(CGCS2000).geometry.values)
         out = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=list(geoms), crs=spec.crs)
-    if labels == "zh":
+    if labels == "zh" and fmt not in HANDOFF_FORMATS:
         out = localize_columns(out, kind)
     ids = frame["id"].to_numpy() if "id" in frame.columns else None  # before labels="zh" renames it
     if fmt in ("shp", "csv") and codec is not None:
@@ -246,6 +258,8 @@ def write_layer(
             _write_zipped_shp(out, tmp, kind, _SHP_ENCODINGS[codec] if codec else "UTF-8", path.stem, labels)
         elif fmt == "csv":
             _write_csv(out, tmp, encoding)
+        elif fmt in HANDOFF_FORMATS:
+            write_handoff(out, tmp, fmt, kind=kind, layer_name=layer_name or kind or path.stem)
         else:
             raise InputError(f"format {fmt!r} is written by layers.landuse_txt, not write_layer")
         os.replace(tmp, path)

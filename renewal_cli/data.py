@@ -45,12 +45,16 @@ def register(sub) -> None:
     p.add_argument("--walkable", help="CSV replacing the walkable highway → road_class table")
     p.set_defaults(handler=cmd_import_osm)
 
-    p = sub.add_parser("export", help="export a layer (GeoJSON, GeoPackage, zipped Shapefile, CSV)")
+    p = sub.add_parser("export", help="export a layer (GeoJSON, GeoPackage, zipped Shapefile, CSV, "
+                                      "DXF for CAD, KML/KMZ for field apps)")
     p.add_argument("layer")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--format", choices=sorted([*FORMATS, "txt"]),
-                   help="default: from the file suffix; txt = 界址点坐标 报部格式 (GK zone with prefix)")
-    p.add_argument("--crs", help="target CRS, e.g. 4547 for a land bureau (default cgcs2000)")
+                   help="default: from the file suffix; txt = 界址点坐标 报部格式 (GK zone with prefix); "
+                        "dxf = CAD drawing in GK metres, a layer per kind, names as text; kml/kmz = placemarks "
+                        "with names and attributes (奥维互动地图, Google Earth)")
+    p.add_argument("--crs", help="target CRS, e.g. 4547 for a land bureau (default cgcs2000; for dxf the data's "
+                                 "GK zone, 4526 = with zone prefix; for kml/kmz wgs84, or gcj02)")
     p.add_argument("--encoding", help="Shapefile/CSV encoding, e.g. GBK (default UTF-8)")
     p.add_argument("--labels", choices=("en", "zh"), default="en", help="column headers")
     p.add_argument("--gpkg-version", choices=("1.2", "1.3", "1.4"), default="1.2",

@@ -1,4 +1,5 @@
-"""Exports for land bureaus: GeoJSON, GeoPackage, zipped Shapefile, CSV, 报部格式 txt."""
+"""Exports for land bureaus: GeoJSON, GeoPackage, zipped Shapefile, CSV, 报部格式 txt; DXF for
+CAD offices and KML/KMZ for field survey apps (``layers/cad_kml.py``)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,17 @@ from layers.writers import FORMATS, write_layer
 
 router = APIRouter(tags=["Exports"])
 MEDIA = {"geojson": "application/geo+json", "gpkg": "application/geopackage+sqlite3", "shp": "application/zip",
-         "csv": "text/csv; charset=utf-8", "txt": "text/plain"}
+         "csv": "text/csv; charset=utf-8", "txt": "text/plain", "dxf": "image/vnd.dxf",
+         "kml": "application/vnd.google-earth.kml+xml", "kmz": "application/vnd.google-earth.kmz"}
 
 
 @router.get("/exports/{layer}", summary="Download a layer in a land-bureau format")
 def export_layer(layer: str, store: Store, _: Reader, background: BackgroundTasks,
-                 format: Annotated[str, Query(pattern="^(geojson|gpkg|shp|csv|txt)$")] = "geojson",
-                 crs: str | None = None, ids: str | None = None, encoding: str | None = None,
+                 format: Annotated[str, Query(pattern="^(geojson|gpkg|shp|csv|txt|dxf|kml|kmz)$")] = "geojson",
+                 crs: Annotated[str | None, Query(description=(
+                     "target CRS (default cgcs2000). dxf: a projected CRS in metres, default the data's "
+                     "Gauss–Krüger zone (4547; 4526 with the zone prefix); kml/kmz: wgs84 (default) or gcj02"))] = None,
+                 ids: str | None = None, encoding: str | None = None,
                  labels: Annotated[str, Query(pattern="^(en|zh)$")] = "en"):
     info = store.info(layer)
     if not info.geometry_type or info.geometry_type == "raster":
