@@ -212,7 +212,8 @@ def test_exports(client, fmt, media, tmp_path):
 
 
 def test_export_errors(client):
-    problem(client.get("/exports/parcels", params={"format": "kml"}), 400)
+    problem(client.get("/exports/parcels", params={"format": "dwg"}), 400)
+    problem(client.get("/exports/parcels", params={"format": "kml", "crs": "4547"}), 400)  # KML is lon/lat
     problem(client.get("/exports/services", params={"format": "txt"}), 400)
     problem(client.get("/exports/parcels", params={"ids": "x"}), 400)
     problem(client.get("/exports/nowhere"), 404)
