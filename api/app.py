@@ -21,6 +21,7 @@ from api.routes import (
     progress,
     progress_page,
     rasters,
+    reports,
     tiles,
     workpages,
 )
@@ -36,7 +37,8 @@ _ROUTER_STATUSES = {features: (400, 401, 403, 404), edits: (400, 401, 403, 404, 
                     rasters: (400, 401, 403, 404), maps: (400, 401, 403, 404), login: (400, 401, 403, 413),
                     home: (400, 401, 403), planned: (400, 401, 403, 404, 413, 422),
                     workpages: (400, 401, 403, 404), progress: (400, 401, 403, 404),
-                    progress_page: (400, 401, 403, 404), tiles: (400, 401, 403, 404)}
+                    progress_page: (400, 401, 403, 404), tiles: (400, 401, 403, 404),
+                    reports: (400, 401, 403, 404)}
 
 
 def _responses(statuses) -> dict:

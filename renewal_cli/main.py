@@ -8,9 +8,9 @@ import sys
 
 from gis.errors import RenewalError
 from layers.store import default_store_path, open_store
-from renewal_cli import analysis, data, progress, sites
+from renewal_cli import analysis, data, progress, reports, sites
 
-COMMAND_MODULES = (data, analysis, sites, progress)
+COMMAND_MODULES = (data, analysis, sites, progress, reports)
 
 
 def build_parser() -> argparse.ArgumentParser:
