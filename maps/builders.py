@@ -8,6 +8,7 @@ __all__ = ["overview_page", "area_page", "targets_page", "STATIC_PREFIX"]
 
 import json
 from html import escape
+from urllib.parse import urlencode
 
 import folium
 import geopandas as gpd
@@ -38,21 +39,82 @@ def _render(config: dict, title: str, bounds) -> str:
     (x0, y0, x1, y1) = bounds
     m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=12, tiles=None, control_scale=False,
                    max_zoom=20)
+    # Only the libraries the page's layers use: each is a request before the first draw.
+    layers = config.get("layers", [])
+    cluster = any(spec.get("cluster") for spec in layers)
+    # Leaflet.VectorGrid when the first view draws tiles; else renewal.js loads it when needed.
+    tiles = any(spec.get("tiles") and spec.get("visible") is not False and (config.get("zoom") or 0) >= spec["minZoom"]
+                for spec in layers)
+    config["vectorgrid"] = f"{STATIC_PREFIX}/vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js"
     m.default_js = [("leaflet", f"{STATIC_PREFIX}/vendor/leaflet/leaflet.js"),
-                    ("markercluster", f"{STATIC_PREFIX}/vendor/markercluster/leaflet.markercluster.js"),
+                    *([("markercluster", f"{STATIC_PREFIX}/vendor/markercluster/leaflet.markercluster.js")]
+                      if cluster else []),
+                    *([("vectorgrid", f"{STATIC_PREFIX}/vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js")]
+                      if tiles else []),
                     ("renewal", f"{STATIC_PREFIX}/renewal.js")]
     m.default_css = [("leaflet_css", f"{STATIC_PREFIX}/vendor/leaflet/leaflet.css"),
-                     ("markercluster_css", f"{STATIC_PREFIX}/vendor/markercluster/MarkerCluster.css"),
-                     ("markercluster_default_css", f"{STATIC_PREFIX}/vendor/markercluster/MarkerCluster.Default.css"),
+                     *([("markercluster_css", f"{STATIC_PREFIX}/vendor/markercluster/MarkerCluster.css"),
+                        ("markercluster_default_css", f"{STATIC_PREFIX}/vendor/markercluster/MarkerCluster.Default.css")]
+                       if cluster else []),
                      ("renewal_css", f"{STATIC_PREFIX}/renewal.css")]
     config["fit"] = [[y0, x0], [y1, x1]]
+    for spec in layers:
+        if spec.get("url"):
+            spec["query"] = _data_query(spec, config.get("datum"))
     root = m.get_root()
     root.header.add_child(folium.Element(f"<title>{escape(title)}</title>"))
+    # Before the libraries load: the layers' data is asked for at once (renewal.js takes it).
+    text = json.dumps(config, ensure_ascii=False, default=_plain).replace("</", "<\\/")
+    root.header.add_child(folium.Element(f"<script>var RENEWAL_CONFIG = {text};\n{_PREFETCH_JS}</script>"))
     # folium writes the map's own script after this element: run once the page has parsed.
     root.script.add_child(folium.Element(
         "document.addEventListener('DOMContentLoaded', function () { "
-        f"renewalInit({m.get_name()}, {json.dumps(config, ensure_ascii=False, default=_plain)}); }});"))
+        f"renewalInit({m.get_name()}, RENEWAL_CONFIG); }});"))
     return root.render()
+
+
+def _data_query(spec: dict, datum: str | None) -> str:
+    """The query of a layer's ``/maps/data`` URL but its box: the limit and only the properties
+    the page shows (popup, title, tooltip, style, glyph, labels and symbols)."""
+    fields = [p[0] for p in spec.get("popup", [])]
+    symbols = spec.get("symbols") or {}
+    for f in (spec.get("titleField", "name"), spec.get("tooltipField"), (spec.get("styleBy") or {}).get("field"),
+              spec.get("glyphField"), spec.get("labelField"), symbols.get("sizeField"), symbols.get("labelField")):
+        if f:
+            fields.append(f)
+    query = {"limit": spec.get("limit", 5000)}
+    if datum:
+        query["datum"] = datum
+    if spec.get("popup") or spec.get("tooltipField") or spec.get("styleBy") or spec.get("labelField"):
+        query["properties"] = ",".join(dict.fromkeys(fields))
+    return urlencode(query, safe=",")
+
+
+#: Runs in the page's head, before Leaflet loads: asks for every GeoJSON layer the first view
+#: draws (those loaded by view only when the page opens at a given zoom: their box is the
+#: window's at that zoom, padded by 16 px, as Leaflet will compute it), so that the data comes
+#: while the libraries load. renewal.js takes a prefetched answer whose box holds its view.
+_PREFETCH_JS = """(function (C) {
+  var P = window.RENEWAL_PREFETCH = {}, box = null;
+  if (C.zoom && C.fit) {
+    var s = 256 * Math.pow(2, C.zoom), d = Math.PI / 180, lat = (C.fit[0][0] + C.fit[1][0]) / 2;
+    var lng = (C.fit[0][1] + C.fit[1][1]) / 2, sin = Math.sin(lat * d);
+    var x = s * (0.5 + lng / 360), y = s * (0.5 - Math.log((1 + sin) / (1 - sin)) / (4 * Math.PI));
+    var w = document.documentElement.clientWidth / 2 + 16, h = document.documentElement.clientHeight / 2 + 16;
+    var ll = function (px, py) { return [(px / s - 0.5) * 360, (2 * Math.atan(Math.exp((0.5 - py / s) * 2 * Math.PI)) - Math.PI / 2) / d]; };
+    var sw = ll(x - w, y + h), ne = ll(x + w, y - h);
+    box = [sw[0], sw[1], ne[0], ne[1]];
+  }
+  (C.layers || []).forEach(function (spec) {
+    if (!spec.url || spec.visible === false || (spec.byView && (!box || (spec.minZoom && C.zoom < spec.minZoom)))) return;
+    var url = spec.url + "?" + spec.query;
+    if (spec.byView) url += "&bbox=" + box.map(function (v) { return v.toFixed(6); }).join(",");
+    P[spec.id] = {box: spec.byView ? box : null, data: fetch(url, {priority: "high"}).then(function (r) {
+      if (!r.ok) throw new Error(url + " → " + r.status);
+      return r.json();
+    })};
+  });
+})(RENEWAL_CONFIG);"""
 
 
 def _plain(v):
@@ -95,20 +157,35 @@ def _base_layers(lang: str) -> list[dict]:
          "style": {"color": "#555", "weight": 1.5, "fill": False, "dashArray": "4 3"},
          "popup": [["city", field_label(lang, "districts", "city")]]},
         {"id": "roads", "title": t(lang, "roads"), "url": "/maps/data/roads", "byView": True, "minZoom": 15,
-         "download": False, "style": {"color": "#bbb", "weight": 1}},
+         "tileMinZoom": 15, "download": False, "style": {"color": "#bbb", "weight": 1}},
     ]
 
 
+def _tiled(spec: dict, tileset: dict) -> dict:
+    """``spec`` drawn from the layer's vector tiles (``/collections/{id}/tiles/WebMercatorQuad``)
+    from the tileset's lowest zoom on (``tileset``: ``minZoom``, ``geometry``), instead of
+    GeoJSON by view."""
+    out = {k: v for k, v in spec.items() if k not in ("url", "byView", "tileMinZoom")}
+    out["minZoom"] = max(tileset["minZoom"], spec.get("tileMinZoom", 0))  # roads: city views stay clear
+    out["tiles"] = {"url": f"/collections/{spec['id']}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}", "layer": spec["id"],
+                    "geometry": tileset["geometry"]}
+    return out
+
+
 def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "",
-                  show: tuple[str, ...] = (), zoom: int | None = None) -> str:
+                  show: tuple[str, ...] = (), zoom: int | None = None, tiled: dict[str, dict] | None = None) -> str:
     """Districts (named), renewal areas by status, parcels by view, legend, search, layer control.
 
     Areas too small to see are drawn as circles sized by households with their names;
     ``?focus=ID`` in the page's URL flies to that area and opens its popup. ``show`` turns on
     layers hidden by default (``parcels``); ``zoom`` opens at that zoom on the centre of
-    ``bounds`` (for shared links)."""
+    ``bounds`` (for shared links). ``tiled``: the layers loaded by view that are drawn from
+    vector tiles instead (big ones), each with its tileset's ``minZoom`` and ``geometry``
+    (polygon, line); below that zoom (roads: below 15) they are not drawn, and the page says
+    to zoom in to see the parcels."""
     parcels = {"id": "parcels", "title": t(lang, "parcels"), "url": "/maps/data/parcels", "byView": True,
-               "minZoom": 13, "visible": False, "style": {"color": "#2b8cbe", "weight": 1, "fillOpacity": 0.2},
+               "minZoom": 13, "visible": False, "hint": True,
+               "style": {"color": "#2b8cbe", "weight": 1, "fillOpacity": 0.2},
                "popup": [["land_status", field_label(lang, "parcels", "land_status")],
                          ["area_mu", field_label(lang, "parcels", "area_mu").split("(")[0], t(lang, "mu")],
                          ["max_far", field_label(lang, "parcels", "max_far")]],
@@ -121,9 +198,13 @@ def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu
             for spec in _base_layers(lang)]
     panel = (f'<h4>{escape(t(lang, "overview"))}</h4><a href="?basemap=amap&lang={lang}">{escape(t(lang, "amap_mode"))}</a>'
              if datum != "gcj02" else f'<h4>{escape(t(lang, "overview"))}</h4><a href="?lang={lang}">{escape(t(lang, "local"))}</a>')
-    config = {"lang": lang, "datum": datum if datum == "gcj02" else None, "text": {k: t(lang, k) for k in ("search", "download", "nothing")},
+    layers = [*base, parcels, _areas_layer(lang, symbols=True)]
+    layers = [_tiled(spec, tiled[spec["id"]]) if spec.get("byView") and spec["id"] in (tiled or {}) else spec
+              for spec in layers]
+    config = {"lang": lang, "datum": datum if datum == "gcj02" else None,
+              "text": {k: t(lang, k) for k in ("search", "download", "nothing", "zoom_hint")},
               "basemaps": _basemaps(lang, datum, tianditu_token),
-              "layers": [*base, parcels, _areas_layer(lang, symbols=True)],
+              "layers": layers,
               "legend": [[STATUS_COLORS[k], v] for k, v in statuses.items()], "legendTitle": t(lang, "status"),
               "legendNote": t(lang, "symbol_note"), "search": {"field": "name"}, "panel": panel,
               "zoom": zoom, "focus": {"layer": "renewal_areas", "param": "focus"}}

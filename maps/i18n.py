@@ -24,7 +24,8 @@ TEXT = {
            "home_summary_filtered": "显示 {n} / {total} 个片区，{households} 户，{mu} 亩",
            "home_none": "没有符合条件的片区", "home_no_layer": "还没有更新改造片区图层：请先导入图层。",
            "home_filters": "筛选片区", "home_pages": "功能",
-           "symbol_note": "圆圈大小表示户数；放大后显示片区范围"},
+           "symbol_note": "圆圈大小表示户数；放大后显示片区范围",
+           "zoom_hint": "放大后显示{layers}"},
     "en": {"search": "Search by name…", "download": "Download visible layer (GeoJSON)", "nothing": "No features to download",
            "status": "Status", "overview": "Urban renewal overview", "area_link": "Open the area map",
            "local": "Local basemap (offline)", "osm": "OpenStreetMap (online)", "tianditu": "Tianditu (online)",
@@ -51,7 +52,8 @@ TEXT = {
            "home_summary_filtered": "{n} of {total} areas, {households} households, {mu} mu",
            "home_none": "No area matches", "home_no_layer": "No renewal areas layer yet: import one first.",
            "home_filters": "Filter areas", "home_pages": "Pages",
-           "symbol_note": "Circle size: households; zoom in to see the areas' outlines"},
+           "symbol_note": "Circle size: households; zoom in to see the areas' outlines",
+           "zoom_hint": "Zoom in to see {layers}"},
 }
 
 # Drawing and editing renewal areas (/maps/edit) and importing layers (/maps/import). The

@@ -3,7 +3,10 @@
    leaves the server unless the user picks an online basemap.
    Small areas are drawn as symbols (a circle sized by a field, with a permanent name label)
    until the zoom makes their polygon visible; symbol and label points are computed here from
-   the features already loaded, so the page makes no request per feature. */
+   the features already loaded, so the page makes no request per feature.
+   A big layer (spec.tiles) is drawn from our vector tiles (OGC API – Tiles, Leaflet.VectorGrid)
+   from the tileset's lowest zoom on, with a hint to zoom in below it; small layers stay GeoJSON.
+   A layer loaded by view asks again only when the view leaves what it already holds. */
 (function () {
   "use strict";
   function esc(v) {
@@ -47,10 +50,99 @@
     var g = (spec.glyphs || {})[props[spec.glyphField]] || ["•", "#555"];
     return L.divIcon({className: "", html: '<div class="rn-icon" style="background:' + g[1] + '">' + esc(g[0]) + "</div>", iconSize: [24, 24]});
   }
-  function makeLayer(spec, C) {
+  /* A big layer from vector tiles: SVG paths (styled as the GeoJSON version, same popups) in
+     their own pane under the GeoJSON overlays; the grid is on the map only from the tileset's
+     lowest zoom (spec.minZoom) on. */
+  function makeTiled(spec, C, map) {
+    var group = L.layerGroup();
+    group._rnSpec = spec; group._rnFeatures = [];
+    group._rnMake = function () { group._rnGrid = makeGrid(spec, C, map); };
+    return group;
+  }
+  /* Leaflet.VectorGrid, loaded with the page when its first view draws tiles, else here once. */
+  function withVectorGrid(C, then) {
+    if (L.vectorGrid) { then(); return; }
+    if (!C._vgWaiting) {
+      C._vgWaiting = [];
+      var s = document.createElement("script");
+      s.src = C.vectorgrid;
+      s.onload = function () { C._vgWaiting.forEach(function (f) { f(); }); C._vgWaiting = []; };
+      document.head.appendChild(s);
+    }
+    C._vgWaiting.push(then);
+  }
+  function makeGrid(spec, C, map) {
+    var t = spec.tiles, style = styleFor(spec), styles = {};
+    styles[t.layer] = function (props) {
+      var s = Object.assign({}, style({properties: props}));
+      s.fill = t.geometry === "polygon" && s.fill !== false;
+      return s;
+    };
+    var grid = L.vectorGrid.protobuf(t.url, {
+      rendererFactory: L.svg.tile, vectorTileLayerStyles: styles, interactive: true, pane: "rnTiles",
+      getFeatureId: function (f) { return f.id; }, fetchOptions: {credentials: "same-origin", priority: "low"}});
+    grid.on("click", function (e) {
+      if (!spec.popup) return;
+      var props = Object.assign({}, e.layer.properties || {});
+      props.__id = tiledId(grid, e.layer);
+      L.popup({maxWidth: 360}).setLatLng(e.latlng).setContent(popupHtml(props, spec)).openOn(map);
+    });
+    grid.on("tileload", function (e) {
+      var tile = grid._vectorTiles[grid._tileCoordsToKey(e.coords)];
+      if (tile && Object.keys(tile._features).length) drawn(C);
+    });
+    grid.on("load", function () {
+      var ids = {};
+      Object.keys(grid._vectorTiles).forEach(function (k) {
+        Object.keys(grid._vectorTiles[k]._features).forEach(function (id) { ids[id] = true; });
+      });
+      loaded(C, spec, Object.keys(ids).length);
+    });
+    return grid;
+  }
+  /* The id of a feature drawn from a tile (the store's id, kept in the tile). */
+  function tiledId(grid, layer) {
+    var tile = layer._renderer, found = null;
+    Object.keys((tile && tile._features) || {}).forEach(function (id) { if (tile._features[id].feature === layer) found = id; });
+    return found;
+  }
+  /* Tiles below the tileset's lowest zoom would be empty: take the grid off instead. */
+  function placeGrid(map, group, C) {
+    var on = map.hasLayer(group) && map.getZoom() >= group._rnSpec.minZoom;
+    if (on && !group._rnGrid) {
+      withVectorGrid(C, function () {
+        if (!group._rnGrid) group._rnMake();
+        placeGrid(map, group, C);
+      });
+      return;
+    }
+    if (on && !group.hasLayer(group._rnGrid)) group.addLayer(group._rnGrid);
+    else if (!on && group._rnGrid && group.hasLayer(group._rnGrid)) group.removeLayer(group._rnGrid);
+  }
+  /* "Zoom in to see …" while a layer that is on shows nothing at this zoom. */
+  function hints(map, overlays, C) {
+    var box = map.getContainer().querySelector(".rn-zoom-hint");
+    if (!box) return;
+    var titles = overlays.filter(function (g) {
+      var spec = g._rnSpec;
+      return spec.hint && spec.minZoom && map.hasLayer(g) && map.getZoom() < spec.minZoom;
+    }).map(function (g) { return g._rnSpec.title; });
+    box.textContent = titles.length ? (C.text.zoom_hint || "{layers}").replace("{layers}", titles.join(C.lang === "en" ? ", " : "、")) : "";
+    box.hidden = !titles.length;
+  }
+  function drawn(C) {
+    if (C.firstDrawn) return;
+    C.firstDrawn = performance.now(); document.body.setAttribute("data-first-drawn", String(C.firstDrawn));
+  }
+  function loaded(C, spec, n) {
+    C.loaded[spec.id] = n;
+    document.body.setAttribute("data-loaded-" + spec.id, String(n));
+  }
+  function makeLayer(spec, C, map) {
+    if (spec.tiles) return makeTiled(spec, C, map);
     var opts = {style: styleFor(spec), onEachFeature: function (f, layer) {
       f.properties.__id = f.id;
-      if (spec.popup) layer.bindPopup(popupHtml(f.properties, spec), {maxWidth: 360});
+      if (spec.popup) layer.bindPopup(function () { return popupHtml(f.properties, spec); }, {maxWidth: 360});
       if (spec.tooltipField) layer.bindTooltip(esc(f.properties[spec.tooltipField]), {sticky: true});
     }};
     if (spec.glyphField || spec.rankField) opts.pointToLayer = function (f, latlng) { return L.marker(latlng, {icon: iconFor(spec, f.properties)}); };
@@ -184,33 +276,61 @@
       if (group._rnExtras) decorate(map, group);
       return;
     }
-    if (spec.minZoom && map.getZoom() < spec.minZoom) { geo.clearLayers(); if (group.clearLayers && group !== geo) { group.clearLayers(); group.addLayer(geo); } group._rnFeatures = []; return; }
-    var url = spec.url + (spec.url.indexOf("?") >= 0 ? "&" : "?") + "limit=" + (spec.limit || 5000);
-    if (spec.byView) { var b = map.getBounds(); url += "&bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (x) { return x.toFixed(6); }).join(","); }
-    if (C.datum) url += "&datum=" + C.datum;
-    var fields = (spec.popup || []).map(function (p) { return p[0]; });
-    [spec.titleField || "name", spec.tooltipField, spec.styleBy && spec.styleBy.field, spec.glyphField,
-     spec.labelField, spec.symbols && spec.symbols.sizeField, spec.symbols && spec.symbols.labelField]
-      .forEach(function (f) { if (f) fields.push(f); });
-    if (spec.popup || spec.tooltipField || spec.styleBy || spec.labelField) {
-      url += "&properties=" + encodeURIComponent(fields.join(","));
+    if (spec.minZoom && map.getZoom() < spec.minZoom) {
+      geo.clearLayers(); if (group.clearLayers && group !== geo) { group.clearLayers(); group.addLayer(geo); }
+      group._rnFeatures = []; group._rnHave = group._rnAsked = null; group._rnTicket = (group._rnTicket || 0) + 1;
+      return;
     }
-    var ticket = (group._rnTicket || 0) + 1; group._rnTicket = ticket;
-    fetch(url).then(function (r) { if (!r.ok) throw new Error(url + " → " + r.status); return r.json(); }).then(function (data) {
+    /* The query (limit, properties, datum) comes with the spec (maps/builders.py). */
+    var url = spec.url + "?" + spec.query, box = null, asked;
+    if (spec.byView) {
+      box = viewBox(map);
+      /* Already drawn (every feature of a box holding the view), or on its way: no request. */
+      if (!fitAfter && group._rnHave && inside(box, group._rnHave)) return;
+      if (!fitAfter && group._rnAsked && inside(box, group._rnAsked)) return;
+      url += "&bbox=" + box.map(function (x) { return x.toFixed(6); }).join(",");
+    }
+    /* Asked for by the page's head before the libraries loaded (maps/builders.py), once. */
+    var pre = (window.RENEWAL_PREFETCH || {})[spec.id];
+    if (pre && !pre.taken && (!spec.byView || inside(box, pre.box))) {
+      pre.taken = true; box = pre.box; asked = pre.data;
+    } else {
+      asked = fetch(url, {priority: "high"}).then(function (r) { if (!r.ok) throw new Error(url + " → " + r.status); return r.json(); });
+    }
+    var ticket = (group._rnTicket || 0) + 1; group._rnTicket = ticket; group._rnAsked = box;
+    asked.then(function (data) { later(function () {
       if (ticket !== group._rnTicket) return;
       geo.clearLayers(); if (group !== geo) { group.clearLayers(); }
       geo.addData(data); if (group !== geo) group.addLayer(geo);
-      group._rnFeatures = data.features;
+      group._rnFeatures = data.features; group._rnAsked = null;
+      group._rnHave = box && !(data.numberMatched > data.features.length) ? box : null;
       C.drawn += data.features.length;
-      if (!C.firstDrawn && data.features.length) { C.firstDrawn = performance.now(); document.body.setAttribute("data-first-drawn", String(C.firstDrawn)); }
-      C.loaded[spec.id] = data.features.length;
-      document.body.setAttribute("data-loaded-" + spec.id, String(data.features.length));
+      if (data.features.length) drawn(C);
+      loaded(C, spec, data.features.length);
       if (fitAfter && data.features.length) map.fitBounds(geo.getBounds(), {maxZoom: 16});
       if (group._rnExtras) decorate(map, group);
       if (spec.onLoad === "search") buildSearch(map, group, C);
       if (C.focus && C.focus.layer === spec.id) focusFeature(map, group, C);
-    });
+    }, !!spec.byView); });
   }
+  /* Layers are drawn one per task, so the page can paint between them: the layers loaded by
+     view (what the view is about) before the whole-layer ones (districts, areas), which
+     arrive at the same moment when the page's head asked for them. */
+  var drawQueue = [[], []], pumping = false;
+  function later(draw, first) {
+    drawQueue[first ? 0 : 1].push(draw);
+    if (!pumping) { pumping = true; setTimeout(pump, 0); }
+  }
+  function pump() {
+    var draw = drawQueue[0].shift() || drawQueue[1].shift();
+    if (draw) draw();
+    if (drawQueue[0].length || drawQueue[1].length) setTimeout(pump, 0); else pumping = false;
+  }
+  function viewBox(map) {
+    var b = map.getBounds();
+    return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+  }
+  function inside(a, b) { return a[0] >= b[0] && a[1] >= b[1] && a[2] <= b[2] && a[3] <= b[3]; }
   function addHatch(map) {
     var svg = map.getPanes().overlayPane.querySelector("svg");
     if (!svg || svg.querySelector("#rn-hatch")) return;
@@ -258,7 +378,8 @@
     C.drawn = 0; C.loaded = {}; C.firstDrawn = null; window.__rnMap = map;
     if (!map.options.maxZoom) map.setMaxZoom(20);  /* marker clustering needs it; folium sets none without tiles */
     map.createPane("rnPlaces").style.zIndex = 450;  /* place names: above the areas, below symbols' labels */
-    var base = {}, over = {}, overlays = [];
+    map.createPane("rnTiles").style.zIndex = 350;  /* big layers' tiles: above the basemap, below the GeoJSON overlays */
+    var base = {}, over = {}, overlays = [], tiled = [];
     if (C.fit) map.fitBounds(C.fit, {animate: false});
     if (C.zoom) map.setView(L.latLngBounds(C.fit).getCenter(), C.zoom, {animate: false});
     (C.basemaps || []).forEach(function (b, i) {
@@ -270,14 +391,20 @@
       over[r.title] = layer; layer.addTo(map);
     });
     (C.layers || []).forEach(function (spec) {
-      var group = makeLayer(spec, C);
+      var group = makeLayer(spec, C, map);
       over[spec.title] = group; overlays.push(group);
       if (spec.visible !== false) group.addTo(map);
+      if (spec.tiles) {  /* placed after the GeoJSON requests are out: a view's tiles fill the connections */
+        var place = function () { placeGrid(map, group, C); };
+        tiled.push(place); map.on("zoomend", place); map.on("overlayadd", function (e) { if (e.layer === group) place(); });
+        return;
+      }
       var refresh = function () { if (map.hasLayer(group)) load(map, group, C, false); };
       if (spec.symbols) map.on("zoomend", function () { symbolize(map, group); });
       if (spec.geojson) load(map, group, C, false);
       else { load(map, group, C, !!spec.fit); if (spec.byView || spec.minZoom) map.on("moveend", refresh); map.on("overlayadd", function (e) { if (e.layer === group) refresh(); }); }
     });
+    tiled.forEach(function (place) { place(); });
     map.on("layeradd", function () { addHatch(map); });
     L.control.layers(base, over, {collapsed: false, position: "topright"}).addTo(map);
     L.control.scale({imperial: false}).addTo(map);
@@ -290,8 +417,11 @@
     if (C.search) control("topleft", '<div class="rn-search"><input placeholder="' + esc(C.text.search) + '"><ul></ul></div>').addTo(map);
     var dl = control("bottomleft", '<span class="rn-download">⬇ ' + esc(C.text.download) + "</span>");
     dl.addTo(map); dl.getContainer().addEventListener("click", function () { download(C, overlays, map); });
-    if (C.fit) map.fitBounds(C.fit);
-    if (C.zoom) map.setView(L.latLngBounds(C.fit).getCenter(), C.zoom);
+    /* The "zoom in to see" line over the map's top centre. */
+    var hint = L.DomUtil.create("div", "rn-zoom-hint", map.getContainer());
+    hint.hidden = true; hint.setAttribute("role", "status");
+    var rehint = function () { hints(map, overlays, C); };
+    map.on("zoomend overlayadd overlayremove", rehint); rehint();
     window.RENEWAL_STATE = C;
   };
 })();
