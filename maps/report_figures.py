@@ -254,7 +254,7 @@ def _grown(box, share: float):
 def location_map(layers, text: dict, crs_note: str, city: str | None = None) -> bytes:
     """The area among districts, roads and nearby services, with a city inset."""
     with _drawing():
-        fig, ax = _map_figure(13.5)
+        fig, ax = _map_figure(12.5)
         shown = _base(ax, layers, layers.location_box, text)
         _district_labels(ax, layers.districts, shown)
         handles = [Patch(facecolor="#e41a1c33", edgecolor="#e41a1c", label=text["area"]),

@@ -27,7 +27,6 @@ from gis.errors import InputError
 from gis.units import M2_PER_MU
 from layers.progress_xlsx import MILESTONE_LABELS, STATE_LABELS
 from layers.schemas import VOCABULARIES
-from maps import report_figures as figures
 
 #: The default templates and labels.
 TEMPLATES = Path(__file__).parent / "templates" / "reports"
@@ -86,6 +85,8 @@ def _environment(folder: Path | None) -> jinja2.Environment:
 
 def _font_face() -> str:
     """The @font-face rule of the CJK font, read from its file on this system."""
+    from maps import report_figures as figures
+
     return (f'@font-face {{ font-family: "ReportCJK"; src: url("{figures.cjk_font().resolve().as_uri()}"); }}')
 
 
@@ -137,6 +138,8 @@ def _common(doc: dict, lang: str, folder: Path | None) -> dict:
 def render_area_pdf(doc: dict, *, lang: str = "zh", template_dir=None,
                     on_step: Callable[[str], None] | None = None) -> bytes:
     """The area report (a document from :func:`workflows.documents.area_document`) as PDF bytes."""
+    from maps import report_figures as figures  # matplotlib: only when a report is drawn
+
     folder = _check(lang, template_dir)
     step = on_step or (lambda name: None)
     context = _common(doc, lang, folder)
@@ -161,6 +164,8 @@ def render_area_pdf(doc: dict, *, lang: str = "zh", template_dir=None,
 def render_progress_pdf(doc: dict, *, lang: str = "zh", template_dir=None,
                         on_step: Callable[[str], None] | None = None) -> bytes:
     """The city's progress report (:func:`workflows.documents.progress_document`) as PDF bytes."""
+    from maps import report_figures as figures
+
     folder = _check(lang, template_dir)
     step = on_step or (lambda name: None)
     context = _common(doc, lang, folder)

@@ -67,6 +67,8 @@ def _check(args) -> None:
         raise InputError("renewal report: give an AREA (id or name), or --progress --city CITY --year YEAR")
     elif args.city or args.year:
         raise InputError("--city and --year go with --progress; an area's report takes the area's own city and year")
+    if args.template and not Path(args.template).is_dir():
+        raise InputError(f"--template {args.template}: no such folder (copy maps/templates/reports and edit the copy)")
     if Path(args.output).is_dir():
         raise InputError(f"-o {args.output} is a folder; give the PDF's file name")
 

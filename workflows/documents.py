@@ -41,7 +41,7 @@ from workflows.inputs import AnalysisInputs, analysis_inputs, resolve_area
 from workflows.planned import add_planned, planned_report, report_document, stored_planned
 from workflows.progress import progress_report
 from workflows.reports import site_result
-from workflows.services import area_isochrones, area_services_report, area_supply
+from workflows.services import area_isochrones, area_services_report
 from workflows.sites import SurfaceCache, select_on, units_for
 
 #: The steps of :func:`area_document`, in order (``on_section`` is called after each).
@@ -274,8 +274,8 @@ def area_document(store: LayerStore, area, *, units: int | None = None, with_pla
     step("area")
     report = (planned_report(store, inputs, origin) if with_planned
               else area_services_report(store, inputs, origin))
-    doc["services"] = {**report_document(origin, report), "with_planned": with_planned,
-                       "supply": area_supply(store, inputs, origin)}
+    # As GET /analysis/services/{area} answers, less its 2SFCA supply (not printed; 1.5 s cold).
+    doc["services"] = {**report_document(origin, report), "with_planned": with_planned}
     step("services")
     iso = area_isochrones(store, inputs, origin) if inputs.network is not None else None
     doc["isochrones"] = [] if iso is None else [{"threshold_m": float(t), "area_m2": float(a)} for t, a in
