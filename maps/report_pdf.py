@@ -3,9 +3,9 @@ Jinja2 templates (``maps/templates/reports``) and printed to PDF by WeasyPrint, 
 with a CJK font embedded from the system (:func:`maps.report_figures.cjk_font`).
 
 A planner changes the look without touching code: ``renewal report … --template DIR`` reads
-each template (``letterhead.html`` for the unit's name and logo, ``report.css``,
-``area.html``, ``progress.html``) and ``labels.yaml`` entries from ``DIR`` first, the
-defaults for the rest; pictures in ``DIR`` (a logo) are found by relative URL.
+each template (``letterhead.html``, ``report.css``, ``area.html``, ``progress.html``, …) and
+``labels.yaml`` entry (``unit``, ``title``, …) from ``DIR`` first, the defaults for the rest;
+a ``logo.png`` there is printed in the letterhead, and other pictures are found by relative URL.
 """
 
 from __future__ import annotations
@@ -130,7 +130,8 @@ def _html_to_pdf(html: str, base: Path) -> bytes:
 
 
 def _common(doc: dict, lang: str, folder: Path | None) -> dict:
-    return {"lang": lang, "t": labels(lang, folder), "font_face": _font_face(), "data": doc["data"],
+    logo = "logo.png" if folder is not None and (folder / "logo.png").is_file() else None
+    return {"lang": lang, "logo": logo, "t": labels(lang, folder), "font_face": _font_face(), "data": doc["data"],
             "generated_at": doc["generated_at"], "states": STATE_LABELS[lang], "milestones": MILESTONE_LABELS[lang],
             "kinds": _vocab(lang, "renewal_kind"), "statuses": _vocab(lang, "renewal_status")}
 

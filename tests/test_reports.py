@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from maps.report_pdf import TEMPLATES
 from renewal_cli.main import main
 from workflows.documents import area_document, document_json
 
@@ -234,9 +233,6 @@ def test_a_planners_template_folder_and_ahp_weights(sample_store, tmp_path):
     folder.mkdir()
     (folder / "labels.yaml").write_text("zh:\n  unit: 焦作市城乡规划设计研究院\n  title: 片区更新评估报告\n",
                                         encoding="utf-8")
-    letterhead = (TEMPLATES / "letterhead.html").read_text(encoding="utf-8")
-    (folder / "letterhead.html").write_text(letterhead.replace(
-        '{# <img class="logo" src="logo.png" alt=""> #}', '<img class="logo" src="logo.png" alt="">'), encoding="utf-8")
     Image.new("RGB", (120, 60), "#b2182b").save(folder / "logo.png")
     weights = tmp_path / "weights.yaml"
     weights.write_text("ahp:\n  names: [origin, hospital, bus_stop]\n"
@@ -249,3 +245,18 @@ def test_a_planners_template_folder_and_ahp_weights(sample_store, tmp_path):
     assert "层次分析法（AHP）：一致性比率 CR = 0.000" in text
     assert len(images_of(out)) == 5  # the logo and the four figures
     render_pages(out, "area-template")
+
+
+def test_a_store_without_parcels_reports_grown_regions(sample_store, tmp_path):
+    from layers.store import open_store
+    from maps.report_pdf import render_area_pdf, write_atomic
+    from tests.conftest import copy_sample
+
+    store = open_store(copy_sample(sample_store, tmp_path))
+    store.delete("parcels")
+    doc = area_document(store, AREA, units=1000)
+    assert doc["sites"]["mode"] == "regions" and doc["sites"]["candidates"]
+    out = write_atomic(render_area_pdf(doc), tmp_path / "regions.pdf")
+    text = text_of(out)
+    assert "无地块图层，按适宜性生长的区域" in text and "紧凑度" in text
+    assert len(images_of(out)) == 3  # no contributions chart: regions have no per-criterion scores
