@@ -153,9 +153,10 @@ def test_area_report_pictures_fonts_pages_and_size(area_pdf):
 def test_area_report_in_english(sample_store, tmp_path):
     out = tmp_path / "area-en.pdf"
     assert main(["--store", str(sample_store.path), "report", "1", "-o", str(out), "--lang", "en",
-                 "--units", "800", "--as-of", AS_OF]) == 0
+                 "--units", "800", "--as-of", AS_OF, "--with-planned"]) == 0
     text = text_of(out)
     for words in ("Urban renewal area report", "1. The area", "500.00 mu", "no nursery within 300 m",
+                  "planned facilities: counted",
                   "4. Resettlement sites", "Parcels removed by rule", "too small for the units",
                   "The 2023 table sets 中站区 no target", "Add --sensitivity"):
         assert words in text, words

@@ -16,6 +16,8 @@ Design
   same parcels with the same scores.
 - **Sections are steps.** ``on_section(name)`` is called after each of
   :data:`AREA_SECTIONS`, for the CLI's progress bar and the benchmark's per-section times.
+- **Left out:** the services answer's 2SFCA supply (``area_supply``): not asked for on paper,
+  and 1.5 s of a cold report (bench_reports).
 """
 
 from __future__ import annotations
