@@ -24,8 +24,11 @@ AS_OF = "2023-12-31"
 REQUEST = {"units": 800, "sensitivity": True}
 MAX_BYTES = 5_000_000
 
-pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None,
-                                reason="poppler-utils is not installed (scripts/system-deps.sh installs it)")
+
+@pytest.fixture(autouse=True, scope="module")
+def poppler():
+    missing = [t for t in ("pdftotext", "pdfinfo", "pdfimages", "pdffonts", "pdftoppm") if shutil.which(t) is None]
+    assert not missing, f"poppler-utils must be installed for {', '.join(missing)} (make test installs it)"
 
 
 def run(*argv: str) -> str:
