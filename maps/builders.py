@@ -7,6 +7,7 @@ from __future__ import annotations
 __all__ = ["overview_page", "area_page", "targets_page", "STATIC_PREFIX"]
 
 import json
+import re
 from html import escape
 from urllib.parse import urlencode
 
@@ -64,7 +65,7 @@ def _render(config: dict, title: str, bounds) -> str:
     root = m.get_root()
     root.header.add_child(folium.Element(f"<title>{escape(title)}</title>"))
     # Before the libraries load: the layers' data is asked for at once (renewal.js takes it).
-    text = json.dumps(config, ensure_ascii=False, default=_plain).replace("</", "<\\/")
+    text = re.sub(r"<(/script|!--)", r"<\\\1", json.dumps(config, ensure_ascii=False, default=_plain), flags=re.I)
     root.header.add_child(folium.Element(f"<script>var RENEWAL_CONFIG = {text};\n{_PREFETCH_JS}</script>"))
     # folium writes the map's own script after this element: run once the page has parsed.
     root.script.add_child(folium.Element(
@@ -173,7 +174,8 @@ def _tiled(spec: dict, tileset: dict) -> dict:
 
 
 def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "",
-                  show: tuple[str, ...] = (), zoom: int | None = None, tiled: dict[str, dict] | None = None) -> str:
+                  show: tuple[str, ...] = (), zoom: int | None = None, tiled: dict[str, dict] | None = None,
+                  tile_slots: int = 2) -> str:
     """Districts (named), renewal areas by status, parcels by view, legend, search, layer control.
 
     Areas too small to see are drawn as circles sized by households with their names;
@@ -182,7 +184,8 @@ def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu
     ``bounds`` (for shared links). ``tiled``: the layers loaded by view that are drawn from
     vector tiles instead (big ones), each with its tileset's ``minZoom`` and ``geometry``
     (polygon, line); below that zoom (roads: below 15) they are not drawn, and the page says
-    to zoom in to see the parcels."""
+    to zoom in to see the parcels. ``tile_slots``: tiles asked for at once (about what the
+    server encodes in parallel), the view's middle first."""
     parcels = {"id": "parcels", "title": t(lang, "parcels"), "url": "/maps/data/parcels", "byView": True,
                "minZoom": 13, "visible": False, "hint": True,
                "style": {"color": "#2b8cbe", "weight": 1, "fillOpacity": 0.2},
@@ -207,7 +210,7 @@ def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu
               "layers": layers,
               "legend": [[STATUS_COLORS[k], v] for k, v in statuses.items()], "legendTitle": t(lang, "status"),
               "legendNote": t(lang, "symbol_note"), "search": {"field": "name"}, "panel": panel,
-              "zoom": zoom, "focus": {"layer": "renewal_areas", "param": "focus"}}
+              "zoom": zoom, "focus": {"layer": "renewal_areas", "param": "focus"}, "tileSlots": tile_slots}
     return _render(config, t(lang, "overview"), bounds)
 
 

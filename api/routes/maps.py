@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -74,7 +75,8 @@ def overview(request: Request, store: Store, _: Reader, lang: Lang = "zh", basem
     areas = read_layer_cached(store, store.find_kind("renewal_areas"))
     datum = _datum(basemap)
     return overview_page(areas.total_bounds, lang=lang, datum=datum, tianditu_token=_token(request),
-                         show=(show,) if show else (), zoom=zoom, tiled=_tiled_layers(store, datum) if tiles else {})
+                         show=(show,) if show else (), zoom=zoom, tiled=_tiled_layers(store, datum) if tiles else {},
+                         tile_slots=max(2, os.cpu_count() or 2))  # `renewal serve` runs a worker per core
 
 
 @router.get("/areas/{area}", response_class=HTMLResponse, summary="Map of one area's services and gaps")

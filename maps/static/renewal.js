@@ -78,7 +78,20 @@
       s.fill = t.geometry === "polygon" && s.fill !== false;
       return s;
     };
-    var grid = L.vectorGrid.protobuf(t.url, {
+    /* At most C.tileSlots tiles asked for at once (the page's config: the server's cores), the
+       view's middle first: each comes back as fast as the server makes one, instead of all of
+       them together at the end. */
+    var Grid = L.VectorGrid.Protobuf.extend({
+      _getVectorTilePromise: function (coords) {
+        var self = this, ask = L.VectorGrid.Protobuf.prototype._getVectorTilePromise;
+        return tileSlot(C).then(function (release) {
+          var tile = ask.call(self, coords);
+          tile.then(release, release);
+          return tile;
+        });
+      }
+    });
+    var grid = new Grid(t.url, {
       rendererFactory: L.svg.tile, vectorTileLayerStyles: styles, interactive: true, pane: "rnTiles",
       getFeatureId: function (f) { return f.id; }, fetchOptions: {credentials: "same-origin", priority: "low"}});
     grid.on("click", function (e) {
@@ -99,6 +112,21 @@
       loaded(C, spec, Object.keys(ids).length);
     });
     return grid;
+  }
+  function tileSlot(C) {
+    var q = C._tileQueue || (C._tileQueue = {free: C.tileSlots || 4, waiting: []});
+    return new Promise(function (resolve) {
+      var grant = function () {
+        var done = false;
+        q.free -= 1;
+        resolve(function () {
+          if (done) return;
+          done = true; q.free += 1;
+          if (q.waiting.length) q.waiting.shift()();
+        });
+      };
+      if (q.free > 0) grant(); else q.waiting.push(grant);
+    });
   }
   /* The id of a feature drawn from a tile (the store's id, kept in the tile). */
   function tiledId(grid, layer) {
