@@ -210,7 +210,8 @@ def plain_folium(browser, tmp: Path, plain_base: str, n: int, parcels, runs_n: i
     m.save(str(html))
     first = measure(browser, f"{plain_base}/{html.name}", timeout_s)
     if "failed" in first:  # once is enough
-        return {"failed": f"did not open in {timeout_s:.0f} s ({first['failed'][:40]}…)"}
+        return {"failed": f"did not open in {timeout_s:.0f} s" + ("" if "Timeout" in first["failed"]
+                                                                  else f" ({first['failed']})")}
     ok = [first] + [r for r in (measure(browser, f"{plain_base}/{html.name}", timeout_s) for _ in range(runs_n - 1))
                     if "failed" not in r]
     best = ok[0]

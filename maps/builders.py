@@ -169,7 +169,7 @@ def _tiled(spec: dict, tileset: dict) -> dict:
     out = {k: v for k, v in spec.items() if k not in ("url", "byView", "tileMinZoom")}
     out["minZoom"] = max(tileset["minZoom"], spec.get("tileMinZoom", 0))  # roads: city views stay clear
     out["tiles"] = {"url": f"/collections/{spec['id']}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}", "layer": spec["id"],
-                    "geometry": tileset["geometry"]}
+                    "geometry": tileset["geometry"], "features": tileset.get("features")}
     return out
 
 

@@ -149,6 +149,7 @@ def test_overview_config_tiles_big_layers_only(big_store, sample_store):
     specs = {s["id"]: s for s in config["layers"]}
     assert specs["parcels"]["tiles"]["url"] == "/collections/parcels/tiles/WebMercatorQuad/{z}/{y}/{x}"
     assert specs["parcels"]["minZoom"] == min_zoom(N_PARCELS) and "url" not in specs["parcels"]
+    assert specs["parcels"]["tiles"]["features"] == big_store[0].info("parcels").feature_count
     assert "tiles" not in specs["districts"] and "tiles" not in specs["renewal_areas"]
     assert specs["roads"]["minZoom"] == 15  # tiled too (36k segments) but only from street zoom
     # Amap mode (GCJ-02) and ?tiles=false: GeoJSON by view.

@@ -61,7 +61,7 @@ def _tiled_layers(store, datum: str) -> dict[str, dict]:
     shifted by the server."""
     if datum == "gcj02":
         return {}
-    return {i.name: {"minZoom": min_zoom(i.feature_count), "geometry": i.geometry_type}
+    return {i.name: {"minZoom": min_zoom(i.feature_count), "geometry": i.geometry_type, "features": i.feature_count}
             for i in store.layers()
             if i.geometry_type in ("polygon", "line") and i.feature_count > TILED_FEATURES}
 
