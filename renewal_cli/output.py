@@ -71,3 +71,14 @@ def progress_bar(description: str, unit: str = "obj"):
 
     return tqdm(desc=description, unit=unit, unit_scale=True, file=sys.stderr, disable=not sys.stderr.isatty(),
                 leave=False)
+
+
+def iso_date(text: str):
+    """An argparse type: a real calendar date written YYYY-MM-DD."""
+    import argparse
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a real date as YYYY-MM-DD, got {text!r}") from None

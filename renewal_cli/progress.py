@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-from datetime import date
-
 from layers.progress_xlsx import (
     MILESTONE_LABELS,
     STATE_LABELS,
     write_progress_csv,
     write_progress_xlsx,
 )
-from renewal_cli.output import print_json, print_table
+from renewal_cli.output import iso_date, print_json, print_table
 from workflows.progress import progress_report
 
 
@@ -19,7 +16,7 @@ def register(sub) -> None:
     p = sub.add_parser("progress", help="progress against the yearly targets: per county, deadlines, overdue projects")
     p.add_argument("--city", required=True, help="city of the target table, e.g. 焦作市")
     p.add_argument("--year", required=True, help="target year: 2023, a span 2023-2024, or a plan year Y1")
-    p.add_argument("--as-of", type=_date, default=None, help="count events up to this day (YYYY-MM-DD; default today)")
+    p.add_argument("--as-of", type=iso_date, default=None, help="count events up to this day (YYYY-MM-DD; default today)")
     p.add_argument("--plan-start", type=int, default=None,
                    help="calendar year of plan year Y1 (tables whose document gives no calendar years)")
     p.add_argument("--deadlines", help="CSV replacing the deadline table (layers/data/deadlines.csv)")
@@ -28,13 +25,6 @@ def register(sub) -> None:
     out.add_argument("--csv", metavar="FILE", help="write one row per county and metric (UTF-8, Chinese headers)")
     out.add_argument("--xlsx", metavar="FILE", help="write the seed's table layout, and a sheet of overdue projects")
     p.set_defaults(handler=cmd_progress)
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a real date as YYYY-MM-DD, got {text!r}") from None
 
 
 def cmd_progress(store, args) -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from pathlib import Path
 
 from gis.errors import InputError
 from maps.report_pdf import LANGS, RENDER_STEPS, render_area_pdf, render_progress_pdf, write_atomic
+from renewal_cli.output import iso_date
 from workflows.documents import (
     AREA_SECTIONS,
     MAX_UNITS,
@@ -28,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("--lang", choices=LANGS, default="zh", help="language of the report (default zh)")
     p.add_argument("--template", metavar="DIR", help="a folder of templates/labels replacing the defaults "
                                                      "(copy maps/templates/reports and edit it)")
-    p.add_argument("--as-of", type=_date, default=None, help="count progress up to this day (YYYY-MM-DD; default today)")
+    p.add_argument("--as-of", type=iso_date, default=None, help="count progress up to this day (YYYY-MM-DD; default today)")
     p.add_argument("--units", type=_units, help="units to resettle (default: the area's units)")
     p.add_argument("--with-planned", action="store_true", help="count the stored planned facilities as built")
     p.add_argument("--sensitivity", action="store_true", help="add the stability of the top three sites")
@@ -38,13 +38,6 @@ def register(sub) -> None:
     p.add_argument("--city", help="with --progress: city of the target table, e.g. 焦作市")
     p.add_argument("--year", help="with --progress: target year, e.g. 2023")
     p.set_defaults(handler=cmd_report)
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a real date as YYYY-MM-DD, got {text!r}") from None
 
 
 def _units(text: str) -> int:

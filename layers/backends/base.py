@@ -142,6 +142,15 @@ class LayerStore(ABC):
     @abstractmethod
     def audit_log(self, limit: int = 100) -> list[dict]: ...
 
+    def vector_info(self, name: str) -> LayerInfo:
+        """The metadata of a vector layer; an InputError for a table or a raster (no features to edit)."""
+        info = self.info(name)
+        if not info.is_vector:
+            what = "a raster" if info.geometry_type == "raster" else "a table"
+            raise InputError(f"{name!r} is {what} layer ({info.kind}); features can be edited only in vector "
+                             "layers (renewal_areas, services, parcels, constraints, roads, districts)")
+        return info
+
     def read_cached(self, name: str) -> gpd.GeoDataFrame | pd.DataFrame:
         """The whole layer, read once per version of it in this process (with its R-tree
         built); shared by every caller, so never modify it."""

@@ -194,7 +194,7 @@ class GeoPackageStore(LayerStore):
         return [dict(zip(("at", "who", "action", "layer", "detail"), r, strict=True)) for r in rows]
 
     def feature_etag(self, name: str, fid: int) -> str:
-        self._vector_info(name)
+        self.vector_info(name)
         with self._sqlite() as con:
             return row_etag(con, name, fid)
 
@@ -310,16 +310,8 @@ class GeoPackageStore(LayerStore):
                 raise InputError(f"{name!r} is now a {row[0]} layer; read it again before editing")
             yield con
 
-    def _vector_info(self, name: str) -> LayerInfo:
-        info = self.info(name)
-        if not info.is_vector:
-            what = "a raster" if info.geometry_type == "raster" else "a table"
-            raise InputError(f"{name!r} is {what} layer ({info.kind}); features can be edited only in vector "
-                             "layers (renewal_areas, services, parcels, constraints, roads, districts)")
-        return info
-
     def insert_features(self, name: str, layer: ValidatedLayer, *, who: str) -> list[int]:
-        info = self._vector_info(name)
+        info = self.vector_info(name)
         check_kind(info, layer)
         with self._edit(name, layer.kind) as con:
             rows = Rows(con, name, layer.frame)
@@ -330,7 +322,7 @@ class GeoPackageStore(LayerStore):
 
     def update_feature(self, name: str, fid: int, layer: ValidatedLayer, *, who: str,
                        if_match: str | None = None) -> str:
-        info = self._vector_info(name)
+        info = self.vector_info(name)
         check_kind(info, layer)
         if len(layer.frame) != 1:
             raise InputError(f"a replacement is exactly one feature, got {len(layer.frame)}")
@@ -345,7 +337,7 @@ class GeoPackageStore(LayerStore):
 
     def delete_features(self, name: str, fids: list[int], *, who: str, if_match: str | None = None) -> None:
         fids = list(dict.fromkeys(int(f) for f in fids))  # a repeated id is one feature (and one off the count)
-        self._vector_info(name)
+        self.vector_info(name)
         with self._edit(name) as con:
             for fid in fids:
                 check_precondition(con, name, fid, if_match if len(fids) == 1 else None)

@@ -200,7 +200,7 @@ class PostGISStore(LayerStore):
 
     def query(self, name: str, *, bbox=None, filters=None, ids=None, limit=None, offset=0, cql=None):
         """The query pushed down to SQL (GiST for the box), with the in-memory backend's rules."""
-        info = self._vector_info(name)
+        info = self.vector_info(name)
         with self._read() as cur:
             stored = self._columns(cur, name)
             kinds = {"id": "number", **{n: q.value_kind(t) for n, t in stored}}
@@ -275,7 +275,7 @@ class PostGISStore(LayerStore):
         return [dict(zip(("at", "who", "action", "layer", "detail"), r, strict=True)) for r in rows]
 
     def feature_etag(self, name: str, fid: int) -> str:
-        self._vector_info(name)
+        self.vector_info(name)
         with self._read() as cur:
             return self._etag(cur, name, fid)
 
@@ -397,17 +397,9 @@ class PostGISStore(LayerStore):
 
     # --- feature edits -------------------------------------------------------------------------
 
-    def _vector_info(self, name: str) -> LayerInfo:
-        info = self.info(name)
-        if not info.is_vector:
-            what = "a raster" if info.geometry_type == "raster" else "a table"
-            raise InputError(f"{name!r} is {what} layer ({info.kind}); features can be edited only in vector "
-                             "layers (renewal_areas, services, parcels, constraints, roads, districts)")
-        return info
-
     @contextlib.contextmanager
     def _edit(self, name: str, layer: ValidatedLayer | None) -> Iterator:
-        info = self._vector_info(name)
+        info = self.vector_info(name)
         if layer is not None and layer.kind != info.kind:
             raise InputError(f"{name!r} holds {info.kind} features; these were validated as {layer.kind}")
         with self._write() as cur:
