@@ -76,11 +76,16 @@ def encode_tile(frame: gpd.GeoDataFrame, layer: str, z: int, x: int, y: int) -> 
     """One MVT tile with ``layer`` holding the features of ``frame`` (EPSG:4490, with an ``id``
     column) that fall in the tile; feature ids and every non-empty property are kept."""
     x0, y0, x1, y1 = _xy_bounds(z, x, y)
-    pad = (x1 - x0) * BUFFER / EXTENT
-    clip = shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    scale = EXTENT / (x1 - x0)
+    # Straight to tile units (y up, as the encoder's own quantizer) for all features at once,
+    # rounded to the unit grid, ring orientation set: the encoder's per-feature Python quantizer
+    # and winding check were two thirds of a tile's time (90 ms for ~900 parcels).
     geoms = shapely.transform(np.asarray(frame.geometry.values, dtype=object), lambda c: np.column_stack(
-        _TO_MERCATOR.transform(c[:, 0], c[:, 1])))
-    geoms = shapely.simplify(shapely.clip_by_rect(geoms, *clip.bounds), (x1 - x0) / EXTENT / 4)
+        [(v - o) * scale for v, o in zip(_TO_MERCATOR.transform(c[:, 0], c[:, 1]), (x0, y0), strict=True)]))
+    geoms = shapely.clip_by_rect(geoms, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
+    geoms = shapely.set_precision(shapely.simplify(geoms, 0.25), 1.0)  # valid output on the integer grid
+    # MVT wants exterior rings clockwise in its y-down tile space: counter-clockwise here, before the flip.
+    geoms = shapely.orient_polygons(geoms, exterior_cw=False)
     keep = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
     columns = [c for c in frame.columns if c not in ("id", frame.geometry.name)]
     records = frame[columns].astype(object).to_numpy() if columns else np.empty((len(frame), 0), object)
@@ -93,7 +98,6 @@ def encode_tile(frame: gpd.GeoDataFrame, layer: str, z: int, x: int, y: int) -> 
         return b""
     try:
         return mapbox_vector_tile.encode([{"name": layer, "features": features}], default_options={
-            "quantize_bounds": (x0, y0, x1, y1), "extents": EXTENT, "y_coord_down": False,
-            "on_invalid_geometry": mapbox_vector_tile.encoder.on_invalid_geometry_make_valid})
+            "quantize_bounds": None, "extents": EXTENT, "y_coord_down": False, "check_winding_order": False})
     except ValueError as ex:  # a value the encoder cannot hold
         raise InputError(f"tile {z}/{y}/{x} of {layer!r} cannot be encoded: {ex}") from None
