@@ -77,6 +77,39 @@ class LayerInfo:
         return self.geometry_type in ("polygon", "point", "line")
 
 
+def _disk_tile(store: LayerStore, name: str, version: str, z: int, x: int, y: int) -> bytes:
+    """A tile from the tile folder every process of this machine shares (the server's workers
+    each keep their own memory cache: without it, a map's second page load met the other
+    worker's empty cache and re-encoded every tile), encoding and storing it when missing.
+    One folder per layer version; the folders of older versions are removed."""
+    import hashlib
+    import os
+    import shutil
+    import tempfile
+
+    root = os.path.join(tempfile.gettempdir(), "renewal-tiles", hashlib.sha1(store.uri.encode()).hexdigest()[:16], name)
+    folder = os.path.join(root, version)
+    path = os.path.join(folder, str(z), str(x), f"{y}.pbf")
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        pass
+    body = store._encode_tile(name, z, x, y)
+    try:
+        if not os.path.isdir(folder):
+            for old in (d for d in os.listdir(root) if d != version) if os.path.isdir(root) else ():
+                shutil.rmtree(os.path.join(root, old), ignore_errors=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".part")
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+        os.replace(tmp, path)  # readers see a whole tile or none
+    except OSError:
+        pass  # a full or read-only disk: the tile is still answered
+    return body
+
+
 class LayerStore(ABC):
     """What analysis, maps and the API need from a store of layers."""
 
@@ -184,7 +217,8 @@ class LayerStore(ABC):
             raise NotFoundError(f"{name!r} is not a vector layer; tiles are made of features")
         if z < min_zoom(info.feature_count):
             return b""
-        return _TILES.get((self.uri, name, info.version, z, x, y), lambda: self._encode_tile(name, z, x, y))
+        return _TILES.get((self.uri, name, info.version, z, x, y),
+                          lambda: _disk_tile(self, name, info.version, z, x, y))
 
     def _encode_tile(self, name: str, z: int, x: int, y: int) -> bytes:
         """Encode one tile (backends that encode in the database override this)."""
