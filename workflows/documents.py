@@ -80,15 +80,10 @@ class MapLayers:
 
 def read_weights(path) -> dict:
     """A criteria/weights file (YAML or JSON, as ``renewal site-select --weights``) as a mapping."""
-    import yaml
+    from gis.suitability.model import read_spec_file
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such weights file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as ex:
-        raise InputError(f"{path.name} is not valid YAML/JSON: {ex}") from ex
+    data = read_spec_file(path)
     if data is not None and not isinstance(data, dict):
         raise InputError(f"{path.name}: expected a mapping of criteria and weights, got a {type(data).__name__}")
     return data or {}

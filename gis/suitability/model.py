@@ -9,7 +9,7 @@ instead of weights; :func:`spec_from_dict` checks all of it first and lists ever
 
 from __future__ import annotations
 
-__all__ = ["CriterionSpec", "SuitabilitySpec", "default_spec", "criteria_key", "recombine", "spec_from_dict", "load_spec", "SPEC_KEYS",
+__all__ = ["CriterionSpec", "SuitabilitySpec", "default_spec", "criteria_key", "recombine", "spec_from_dict", "load_spec", "read_spec_file", "SPEC_KEYS",
            "SurfaceResult", "build_surface", "surface_grid"]
 
 import functools
@@ -165,6 +165,18 @@ def spec_from_dict(data: Mapping, *, base: SuitabilitySpec | None = None,
                            settings.get("penalty", spec.penalty))
 
 
+def read_spec_file(path):
+    """The parsed content of a weights/criteria file (YAML or JSON; None when empty); an
+    InputError for a missing or unreadable file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such weights file")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as ex:
+        raise InputError(f"{path.name} is not valid YAML/JSON: {ex}") from ex
+
+
 def load_spec(path, base: SuitabilitySpec | None = None, *,
               raster_dirs: Sequence[str | Path] | None = None) -> SuitabilitySpec:
     """Read a weights/criteria file (YAML or JSON) with :func:`spec_from_dict`.
@@ -174,12 +186,7 @@ def load_spec(path, base: SuitabilitySpec | None = None, *,
     for a bad spec.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such weights file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as ex:
-        raise InputError(f"{path.name} is not valid YAML/JSON: {ex}") from ex
+    data = read_spec_file(path)
     try:
         return spec_from_dict({} if data is None else data, base=base, raster_dirs=raster_dirs)
     except ValidationError as ex:
