@@ -32,6 +32,7 @@ import yaml
 
 from gis.crs import metric_crs
 from gis.errors import InputError, Problem, ValidationError
+from gis.gridsnap import snap_grid
 from gis.network import WalkNetwork
 from gis.standards import default_standards
 from gis.suitability import criteria as crit
@@ -484,7 +485,7 @@ def build_surface(origin: gpd.GeoDataFrame, out_dir, *, services: gpd.GeoDataFra
         factor_dst = stack.enter_context(rasterio.open(factor_path, "w", **grid.profile()))
         for window in grid.windows(tile):
             sub = grid.window_grid(window)
-            cells = network.snap(sub.centers()) if snaps else None  # shared by every criterion
+            cells = snap_grid(network, sub.transform, sub.width, sub.height) if snaps else None  # for every criterion
             for dst, source in zip(dsts, sources.values(), strict=True):
                 dst.write(source.values(sub, cells), 1, window=window)
             reason, factor = masks.at(sub)
