@@ -302,22 +302,29 @@ def _same_segment(org: Snapped, fac: Snapped, net: WalkNetwork, oi: np.ndarray, 
 
 
 def pairs_within(net: WalkNetwork, origins_xy, facilities_xy, limit: float,
-                 tile: float | None = None, workers: int | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 tile: float | None = None, workers: int | None = None, reduce=None):
     """All (origin, facility) pairs within ``limit`` metres of walking, with their distances.
 
     ``origins_xy`` and ``facilities_xy`` are (K, 2) arrays in ``net.crs`` or already
     :class:`Snapped`. Each pair appears once, in no particular order. Large searches use a
     second forked process when there are two cores (``workers`` overrides).
 
+    ``reduce(origin_index, facility_index, distance_m, facilities)``, when given, is applied
+    in each partition of the search to its pairs; ``facilities`` are the facility indices the
+    partition owns (every pair of such a facility is in that partition). The list of the
+    partitions' results is returned instead of the pairs: tens of millions of pairs need not
+    travel back from the forked process, nor be sorted in one piece.
+
     Returns
     -------
-    origin_index, facility_index, distance_m : arrays of equal length
+    origin_index, facility_index, distance_m : arrays of equal length (without ``reduce``)
     """
     org = net.snap(origins_xy)
     fac = net.snap(facilities_xy)
     if len(org.segment) == 0 or len(fac.segment) == 0:
         empty = np.zeros(0, int)
+        if reduce is not None:
+            return [reduce(empty, empty, np.zeros(0), np.arange(len(fac.segment)))]
         return empty, empty, np.zeros(0)
     graph = _augmented(net, fac)
     n = net.n_nodes
@@ -366,9 +373,15 @@ def pairs_within(net: WalkNetwork, origins_xy, facilities_xy, limit: float,
             out_f.append(facs[fi].astype(np.int32))
             out_d.append(d[fi, oj])
             local[nodes] = -1
+        if reduce is not None:
+            owned = _gather(fac_order, fac_sorted, tile_keys)
+            return reduce(*(np.concatenate(a) if a else np.zeros(0, np.int32) for a in (out_o, out_f)),
+                          np.concatenate(out_d) if out_d else np.zeros(0), owned)
         return out_o, out_f, out_d
 
     parts = _run_split(run, keys, workers)
+    if reduce is not None:
+        return parts
     out_o = [a for p in parts for a in p[0]]
     out_f = [a for p in parts for a in p[1]]
     out_d = [a for p in parts for a in p[2]]
