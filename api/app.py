@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -11,6 +13,7 @@ from api.guard import RequestGuard
 from api.openapi import to_openapi_30
 from api.routes import (
     analysis,
+    assets,
     edits,
     exports,
     features,
@@ -26,6 +29,7 @@ from api.routes import (
     workpages,
 )
 from api.settings import Settings, get_settings
+from api.warm import start_warming
 from layers.store import open_store
 
 _PROBLEM_SCHEMA = {"type": "object", "properties": {
@@ -46,10 +50,18 @@ def _responses(statuses) -> dict:
             for s in statuses}
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    if app.state.settings.warm:
+        start_warming(app.state.store)
+    yield
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title="renewal-gis", version="0.1.0", docs_url="/docs", openapi_url="/openapi.json",
-                  description="城市更新规划: layers (OGC API – Features), analyses, site selection, exports")
+                  description="城市更新规划: layers (OGC API – Features), analyses, site selection, exports",
+                  lifespan=_lifespan)
     app.state.settings = settings
     app.state.store = open_store(settings.store)
     add_exception_handlers(app)
@@ -58,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestGuard, settings=settings)  # outermost: before any body is read
     for module, statuses in _ROUTER_STATUSES.items():
         app.include_router(module.router, responses=_responses(statuses))
-    maps.mount_static(app)
+    app.include_router(assets.router)
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon():

@@ -15,7 +15,8 @@ class Settings(BaseSettings):
     (file imports and feature edits), ``RENEWAL_JSON_LIMIT_MB`` (analysis request bodies),
     ``RENEWAL_RASTER_DIRS`` (folders whose rasters a site-selection criterion may read over
     HTTP, separated by ``:``; empty = none), ``RENEWAL_TIANDITU_TOKEN``,
-    ``RENEWAL_PUBLIC_URL`` (base URL behind a proxy)."""
+    ``RENEWAL_PUBLIC_URL`` (base URL behind a proxy), ``RENEWAL_WARM`` (false: no cache
+    warming as a worker starts, ``api.warm``)."""
 
     model_config = SettingsConfigDict(env_prefix="RENEWAL_", extra="ignore")
 
@@ -27,6 +28,7 @@ class Settings(BaseSettings):
     raster_dirs: str = ""
     tianditu_token: str = ""
     public_url: str = ""
+    warm: bool = True
 
     def tokens(self, which: str) -> dict[str, str]:
         """token → user name."""

@@ -7,7 +7,9 @@ from __future__ import annotations
 __all__ = ["overview_page", "area_page", "targets_page", "STATIC_PREFIX"]
 
 import json
+import math
 import re
+from collections.abc import Callable
 from html import escape
 from urllib.parse import urlencode
 
@@ -15,9 +17,19 @@ import folium
 import geopandas as gpd
 import numpy as np
 
+from maps.assets import STATIC_PREFIX, asset_url
 from maps.i18n import GLYPHS, STATUS_COLORS, field_label, t, vocabulary
 
-STATIC_PREFIX = "/static/maps"
+#: What a page writes into its HTML at most (uncompressed), the layers it draws first before
+#: the others: a plain folium page with 1,000 parcels embeds 0.44 MB.
+INLINE_BYTES = 768 * 1024
+#: The window an opening view's inlined data is cut for (CSS pixels): a screen bigger than
+#: this asks for its own box, as without inlining.
+INLINE_VIEW = (1920, 1200)
+
+#: ``inline(layer, params)``: the bytes of the ``/maps/data/{layer}`` answer for ``params``
+#: (the query the page would send), or None when the page should ask for it itself.
+Inline = Callable[[str, dict], bytes | None]
 
 
 def _basemaps(lang: str, datum: str, tianditu_token: str = "") -> list[dict]:
@@ -36,7 +48,7 @@ def _basemaps(lang: str, datum: str, tianditu_token: str = "") -> list[dict]:
     return out
 
 
-def _render(config: dict, title: str, bounds) -> str:
+def _render(config: dict, title: str, bounds, inline: Inline | None = None) -> str:
     (x0, y0, x1, y1) = bounds
     m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=12, tiles=None, control_scale=False,
                    max_zoom=20)
@@ -46,35 +58,39 @@ def _render(config: dict, title: str, bounds) -> str:
     # Leaflet.VectorGrid when the first view draws tiles; else renewal.js loads it when needed.
     tiles = any(spec.get("tiles") and spec.get("visible") is not False and (config.get("zoom") or 0) >= spec["minZoom"]
                 for spec in layers)
-    config["vectorgrid"] = f"{STATIC_PREFIX}/vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js"
-    m.default_js = [("leaflet", f"{STATIC_PREFIX}/vendor/leaflet/leaflet.js"),
-                    *([("markercluster", f"{STATIC_PREFIX}/vendor/markercluster/leaflet.markercluster.js")]
+    # Versioned URLs (maps.assets): the browser may keep each file for good.
+    config["vectorgrid"] = asset_url("vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js")
+    m.default_js = [("leaflet", asset_url("vendor/leaflet/leaflet.js")),
+                    *([("markercluster", asset_url("vendor/markercluster/leaflet.markercluster.js"))]
                       if cluster else []),
-                    *([("vectorgrid", f"{STATIC_PREFIX}/vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js")]
-                      if tiles else []),
-                    ("renewal", f"{STATIC_PREFIX}/renewal.js")]
-    m.default_css = [("leaflet_css", f"{STATIC_PREFIX}/vendor/leaflet/leaflet.css"),
-                     *([("markercluster_css", f"{STATIC_PREFIX}/vendor/markercluster/MarkerCluster.css"),
-                        ("markercluster_default_css", f"{STATIC_PREFIX}/vendor/markercluster/MarkerCluster.Default.css")]
+                    *([("vectorgrid", config["vectorgrid"])] if tiles else []),
+                    ("renewal", asset_url("renewal.js"))]
+    m.default_css = [("leaflet_css", asset_url("vendor/leaflet/leaflet.css")),
+                     *([("markercluster_css", asset_url("vendor/markercluster/MarkerCluster.css")),
+                        ("markercluster_default_css", asset_url("vendor/markercluster/MarkerCluster.Default.css"))]
                        if cluster else []),
-                     ("renewal_css", f"{STATIC_PREFIX}/renewal.css")]
+                     ("renewal_css", asset_url("renewal.css"))]
     config["fit"] = [[y0, x0], [y1, x1]]
     for spec in layers:
         if spec.get("url"):
-            spec["query"] = _data_query(spec, config.get("datum"))
+            spec["query"] = urlencode(_data_params(spec, config.get("datum")), safe=",")
     root = m.get_root()
     root.header.add_child(folium.Element(f"<title>{escape(title)}</title>"))
-    # Before the libraries load: the layers' data is asked for at once (renewal.js takes it).
-    text = re.sub(r"<(/script|!--)", r"<\\\1", json.dumps(config, ensure_ascii=False, default=_plain), flags=re.I)
-    root.header.add_child(folium.Element(f"<script>var RENEWAL_CONFIG = {text};\n{_PREFETCH_JS}</script>"))
     # folium writes the map's own script after this element: run once the page has parsed.
     root.script.add_child(folium.Element(
         "document.addEventListener('DOMContentLoaded', function () { "
         f"renewalInit({m.get_name()}, RENEWAL_CONFIG); }});"))
-    return root.render()
+    data = _inline_data(config, bounds, inline) if inline else ""
+    # Before the libraries load: the layers' data not in the page is asked for at once (renewal.js takes it).
+    text = re.sub(r"<(/script|!--)", r"<\\\1", json.dumps(config, ensure_ascii=False, default=_plain), flags=re.I)
+    # Added to folium's output, not as a folium Element: an Element is a Jinja template, and
+    # compiling 0.3 MB of data as one took 19 ms of the page's 23.
+    # Before folium's <script src> elements (after the title): they block the parser.
+    head, end, body = root.render().partition("</title>")
+    return f"{head}{end}\n<script>var RENEWAL_CONFIG = {text};\n{_PREFETCH_JS}</script>{data}{body}"
 
 
-def _data_query(spec: dict, datum: str | None) -> str:
+def _data_params(spec: dict, datum: str | None) -> dict:
     """The query of a layer's ``/maps/data`` URL but its box: the limit and only the properties
     the page shows (popup, title, tooltip, style, glyph, labels and symbols)."""
     fields = [p[0] for p in spec.get("popup", [])]
@@ -88,11 +104,62 @@ def _data_query(spec: dict, datum: str | None) -> str:
         query["datum"] = datum
     if spec.get("popup") or spec.get("tooltipField") or spec.get("styleBy") or spec.get("labelField"):
         query["properties"] = ",".join(dict.fromkeys(fields))
-    return urlencode(query, safe=",")
+    return query
+
+
+def _opening_box(config: dict, bounds) -> list[float]:
+    """The box an ``INLINE_VIEW`` window sees when the page opens (lon/lat): at ``zoom`` on the
+    middle of ``bounds`` as renewal.js places it, padded as Leaflet pads a view; else (the page
+    fits ``bounds``) ``bounds`` with half their size again on every side."""
+    x0, y0, x1, y1 = (float(v) for v in bounds)
+    if not config.get("zoom"):
+        w, h = (x1 - x0) / 2, (y1 - y0) / 2
+        return [x0 - w, y0 - h, x1 + w, y1 + h]
+    size = 256 * 2 ** config["zoom"]
+    # Leaflet's centre of the bounds: the middle in latitude (its LatLngBounds.getCenter).
+    lng, lat = (x0 + x1) / 2, math.radians((y0 + y1) / 2)
+    px = size * (0.5 + lng / 360)
+    py = size * (0.5 - math.log((1 + math.sin(lat)) / (1 - math.sin(lat))) / (4 * math.pi))
+    half_w, half_h = INLINE_VIEW[0] / 2 + 16, INLINE_VIEW[1] / 2 + 16
+
+    def lonlat(x: float, y: float) -> tuple[float, float]:
+        return (x / size - 0.5) * 360, math.degrees(2 * math.atan(math.exp((0.5 - y / size) * 2 * math.pi)) - math.pi / 2)
+
+    (w, s), (e, n) = lonlat(px - half_w, py + half_h), lonlat(px + half_w, py - half_h)
+    return [w, s, e, n]
+
+
+def _inline_data(config: dict, bounds, inline: Inline) -> str:
+    """The first view's data written into the page (``<script type="application/json">``, one
+    per layer), so the first draw waits for no request: the layers loaded by view with a
+    minimum zoom (the detail the view is about: parcels) first, then the others, while they
+    fit in ``INLINE_BYTES``; a layer loaded by view holds the features of
+    :func:`_opening_box`. Each spec gets ``inline``: the element's id and that box (null:
+    the whole layer)."""
+    box = _opening_box(config, bounds)
+    first = [s for s in config["layers"] if s.get("url") and s.get("visible") is not False
+             and not (s.get("minZoom") and (config.get("zoom") or 0) < s["minZoom"])]
+    first.sort(key=lambda s: not (s.get("byView") and s.get("minZoom")))
+    left, out = INLINE_BYTES, []
+    for spec in first:
+        params = _data_params(spec, config.get("datum"))
+        if spec.get("byView"):
+            params["bbox"] = ",".join(f"{v:.6f}" for v in box)
+        body = inline(spec["url"].rsplit("/", 1)[-1], params)
+        if body is None or len(body) > left:
+            continue
+        left -= len(body)
+        element = f"rn-inline-{spec['id']}"
+        spec["inline"] = {"element": element, "box": [float(v) for v in params["bbox"].split(",")]
+                          if spec.get("byView") else None}
+        # "<" only occurs inside JSON strings, where \u003c reads the same: no "</script>" ends the element early.
+        text = body.decode().replace("<", "\\u003c")
+        out.append(f'<script type="application/json" id="{element}">{text}</script>')
+    return "".join(out)
 
 
 #: Runs in the page's head, before Leaflet loads: asks for every GeoJSON layer the first view
-#: draws (those loaded by view only when the page opens at a given zoom: their box is the
+#: draws and the page does not carry (those loaded by view only when the page opens at a given zoom: their box is the
 #: window's at that zoom, padded by 16 px, as Leaflet will compute it), so that the data comes
 #: while the libraries load. renewal.js takes a prefetched answer whose box holds its view.
 _PREFETCH_JS = """(function (C) {
@@ -108,6 +175,8 @@ _PREFETCH_JS = """(function (C) {
   }
   (C.layers || []).forEach(function (spec) {
     if (!spec.url || spec.visible === false || (spec.byView && (!box || (spec.minZoom && C.zoom < spec.minZoom)))) return;
+    var inl = spec.inline;  /* in the page already (for a view inside its box) */
+    if (inl && (!inl.box || (box && box[0] >= inl.box[0] && box[1] >= inl.box[1] && box[2] <= inl.box[2] && box[3] <= inl.box[3]))) return;
     var url = spec.url + "?" + spec.query;
     if (spec.byView) url += "&bbox=" + box.map(function (v) { return v.toFixed(6); }).join(",");
     P[spec.id] = {box: spec.byView ? box : null, data: fetch(url, {priority: "high"}).then(function (r) {
@@ -175,7 +244,7 @@ def _tiled(spec: dict, tileset: dict) -> dict:
 
 def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "",
                   show: tuple[str, ...] = (), zoom: int | None = None, tiled: dict[str, dict] | None = None,
-                  tile_slots: int = 2) -> str:
+                  tile_slots: int = 2, inline: Inline | None = None) -> str:
     """Districts (named), renewal areas by status, parcels by view, legend, search, layer control.
 
     Areas too small to see are drawn as circles sized by households with their names;
@@ -185,7 +254,8 @@ def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu
     vector tiles instead (big ones), each with its tileset's ``minZoom`` and ``geometry``
     (polygon, line); below that zoom (roads: below 15) they are not drawn, and the page says
     to zoom in to see the parcels. ``tile_slots``: tiles asked for at once (about what the
-    server encodes in parallel), the view's middle first."""
+    server encodes in parallel), the view's middle first. ``inline``: the first view's data
+    written into the page (see :func:`_inline_data`; None: the page asks for every layer)."""
     parcels = {"id": "parcels", "title": t(lang, "parcels"), "url": "/maps/data/parcels", "byView": True,
                "minZoom": 13, "visible": False, "hint": True,
                "style": {"color": "#2b8cbe", "weight": 1, "fillOpacity": 0.2},
@@ -196,8 +266,10 @@ def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu
     if "parcels" in show:
         parcels["visible"] = True
     statuses = vocabulary(lang, "renewal_status")
-    # District names at each district's interior point (computed client-side, no extra request).
-    base = [{**spec, "labelField": "name"} if spec["id"] == "districts" else spec
+    # District names at each district's interior point (computed client-side, no extra request);
+    # by view: the layer holds every district of the country (the sample: two cities 1,200 km
+    # apart, 0.58 MB), the view needs a city's.
+    base = [{**spec, "labelField": "name", "byView": True} if spec["id"] == "districts" else spec
             for spec in _base_layers(lang)]
     panel = (f'<h4>{escape(t(lang, "overview"))}</h4><a href="?basemap=amap&lang={lang}">{escape(t(lang, "amap_mode"))}</a>'
              if datum != "gcj02" else f'<h4>{escape(t(lang, "overview"))}</h4><a href="?lang={lang}">{escape(t(lang, "local"))}</a>')
@@ -211,7 +283,7 @@ def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu
               "legend": [[STATUS_COLORS[k], v] for k, v in statuses.items()], "legendTitle": t(lang, "status"),
               "legendNote": t(lang, "symbol_note"), "search": {"field": "name"}, "panel": panel,
               "zoom": zoom, "focus": {"layer": "renewal_areas", "param": "focus"}, "tileSlots": tile_slots}
-    return _render(config, t(lang, "overview"), bounds)
+    return _render(config, t(lang, "overview"), bounds, inline)
 
 
 def area_page(area: gpd.GeoDataFrame, report, rings: gpd.GeoDataFrame,

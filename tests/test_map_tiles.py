@@ -5,6 +5,7 @@ still come as GeoJSON, and ``?tiles=false`` brings back the GeoJSON by view. Als
 ``/maps/data`` itself: the same features as the general GeoJSON writer, ETags, kept answers."""
 
 import json
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -100,9 +101,10 @@ def test_big_parcels_come_as_clickable_tiles(browser, big_server, big_store):  #
     tiles = [u for u in p.requests if u.startswith("/collections/parcels/tiles/WebMercatorQuad/16/")]
     assert tiles, p.requests
     assert not [u for u in p.requests if u.startswith("/maps/data/parcels")]
-    # Small layers stay GeoJSON.
-    assert any(u.startswith("/maps/data/districts") for u in p.requests)
-    assert any(u.startswith("/maps/data/renewal_areas") for u in p.requests)
+    # Small layers stay GeoJSON, written into the page for its first view (no request).
+    specs = {s["id"]: s for s in p.page.evaluate("RENEWAL_CONFIG.layers")}
+    assert specs["districts"]["inline"] and specs["renewal_areas"]["inline"] and "inline" not in specs["parcels"]
+    assert not [u for u in p.requests if u.startswith("/maps/data/")]
     assert json.loads(p.state())["loaded"]["parcels"] > 10
     text = click_marked(p, centre)
     assert MARKED in text and "国有闲置用地" in text and "亩" in text and "2.5" in text
@@ -160,7 +162,8 @@ def test_overview_config_tiles_big_layers_only(big_store, sample_store):
     # Only the libraries a page uses: no marker clustering on the overview, and VectorGrid
     # only where the first view draws tiles (else renewal.js loads it when needed).
     assert "leaflet.markercluster.js" not in small and "Leaflet.VectorGrid" not in small.split("var RENEWAL_CONFIG")[0]
-    assert "Leaflet.VectorGrid.bundled.min.js\"></script>" in big.get("/maps/overview?show=parcels&zoom=14").text
+    assert re.search(r'Leaflet\.VectorGrid\.bundled\.min\.js\?v=\w+"></script>',
+                     big.get("/maps/overview?show=parcels&zoom=14").text)
 
 
 def test_map_data_answers_are_kept_and_revalidated(sample_store):

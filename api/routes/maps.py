@@ -6,19 +6,17 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
-from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import shapely
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.staticfiles import StaticFiles
 
-import maps
 from api.deps import Reader, Store
 from gis.crs import gcj02_to_wgs84, transform_geometries, wgs84_to_gcj02
 from gis.errors import InputError
@@ -28,7 +26,7 @@ from gis.targets import TOTAL_REGION, check_targets
 from layers.features import FeatureQuery, query_features, read_layer_cached
 from layers.mvt import min_zoom
 from layers.schemas import LABELS_ZH
-from maps.builders import STATIC_PREFIX, area_page, overview_page, targets_page
+from maps.builders import area_page, overview_page, targets_page
 from maps.site_form import site_selection_page
 from workflows.inputs import analysis_inputs, resolve_area
 from workflows.services import area_isochrones, area_services_report
@@ -37,10 +35,6 @@ from workflows.sites import parse_require, surface_spec
 router = APIRouter(prefix="/maps", tags=["Maps"])
 Lang = Annotated[str, Query(pattern="^(zh|en)$")]
 Basemap = Annotated[str, Query(pattern="^(local|amap)$")]
-
-
-def mount_static(app: FastAPI) -> None:
-    app.mount(STATIC_PREFIX, StaticFiles(directory=Path(maps.__file__).parent / "static"), name="map-static")
 
 
 def _datum(basemap: str) -> str:
@@ -72,11 +66,37 @@ def overview(request: Request, store: Store, _: Reader, lang: Lang = "zh", basem
              zoom: Annotated[int | None, Query(ge=3, le=20)] = None,
              tiles: Annotated[bool, Query(description="false: every layer as GeoJSON by view (no vector tiles)")] = True):
     """Big layers (more than ``TILED_FEATURES`` features) are drawn from vector tiles unless ``tiles=false``."""
+    return overview_html(store, lang=lang, datum=_datum(basemap), tianditu_token=_token(request),
+                         show=(show,) if show else (), zoom=zoom, tiles=tiles)
+
+
+def overview_html(store, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "",
+                  show: tuple[str, ...] = (), zoom: int | None = None, tiles: bool = True) -> str:
+    """The overview page with its first view's small layers written in (``INLINE_FEATURES``)."""
     areas = read_layer_cached(store, store.find_kind("renewal_areas"))
-    datum = _datum(basemap)
-    return overview_page(areas.total_bounds, lang=lang, datum=datum, tianditu_token=_token(request),
-                         show=(show,) if show else (), zoom=zoom, tiled=_tiled_layers(store, datum) if tiles else {},
-                         tile_slots=max(2, os.cpu_count() or 2))  # `renewal serve` runs a worker per core
+    return overview_page(areas.total_bounds, lang=lang, datum=datum, tianditu_token=tianditu_token, show=show,
+                         zoom=zoom, tiled=_tiled_layers(store, datum) if tiles else {},
+                         tile_slots=max(2, os.cpu_count() or 2),  # `renewal serve` runs a worker per core
+                         inline=lambda layer, params: _inline_answer(store, layer, params))
+
+
+#: A layer of at most this many features may be written into the overview page (its first
+#: view's part of it, within the page's byte budget ``maps.builders.INLINE_BYTES``); a bigger
+#: one is asked for by the page (at 10,000 parcels the view's 5,000 would make a 1 MB page).
+INLINE_FEATURES = 2_000
+_RETURNED = re.compile(rb'"numberMatched":(\d+),"numberReturned":(\d+)}$')
+
+
+def _inline_answer(store, layer: str, params: dict) -> bytes | None:
+    """The ``/maps/data`` answer for ``params`` (the same bytes, from the same cache), or None
+    when the layer is too big to write into a page or the answer is cut by its limit."""
+    info = store.info(layer)
+    if not info.version or info.feature_count > INLINE_FEATURES:
+        return None
+    body, _, _ = _data_answer(store, layer, params.get("bbox"), int(params["limit"]), params.get("datum", "cgcs2000"),
+                              None, params.get("properties"), {})
+    counts = _RETURNED.search(body[-80:])
+    return body if counts and counts[1] == counts[2] else None
 
 
 @router.get("/areas/{area}", response_class=HTMLResponse, summary="Map of one area's services and gaps")
@@ -171,20 +191,12 @@ def map_data(layer: str, request: Request, store: Store, _: Reader, bbox: str | 
     repeated page loads cost neither a read nor an encoding; If-None-Match answers 304."""
     start = time.perf_counter()
     version = store.info(layer).version
-    key = (store.uri, layer, version, bbox, limit, datum, category, properties)
-    etag = f'"{hashlib.sha1(repr(key).encode()).hexdigest()[:24]}"'
+    etag = f'"{hashlib.sha1(repr(_data_key(store, layer, version, bbox, limit, datum, category, properties)).encode()).hexdigest()[:24]}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if version and request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     timing: dict[str, float] = {}
-
-    def make() -> bytes:
-        return _map_data(store, layer, bbox, limit, datum, category, properties, timing)
-
-    if version:
-        body, packed, hit = _cached(key, make)
-    else:
-        body, packed, hit = make(), None, False
+    body, packed, hit = _data_answer(store, layer, bbox, limit, datum, category, properties, timing)
     # The browser's resource timing shows these (bench_maps reads the first call's).
     headers["Server-Timing"] = (", ".join(f"{k};dur={v:.1f}" for k, v in timing.items()) if not hit else
                                 f"cached;dur={(time.perf_counter() - start) * 1000:.1f}")
@@ -192,6 +204,23 @@ def map_data(layer: str, request: Request, store: Store, _: Reader, bbox: str | 
         headers["Content-Encoding"] = "gzip"  # compressed once, when cached
         return Response(packed, media_type="application/geo+json", headers=headers)
     return Response(body, media_type="application/geo+json", headers=headers)
+
+
+def _data_key(store, layer: str, version: str, *query) -> tuple:
+    return (store.uri, layer, version, *query)
+
+
+def _data_answer(store, layer: str, bbox: str | None, limit: int, datum: str, category: str | None,
+                 properties: str | None, timing: dict[str, float]) -> tuple[bytes, bytes | None, bool]:
+    """(GeoJSON, its gzip or None, whether it was cached): kept per layer version and query."""
+    version = store.info(layer).version
+
+    def make() -> bytes:
+        return _map_data(store, layer, bbox, limit, datum, category, properties, timing)
+
+    if not version:
+        return make(), None, False
+    return _cached(_data_key(store, layer, version, bbox, limit, datum, category, properties), make)
 
 
 def _map_data(store, layer: str, bbox: str | None, limit: int, datum: str, category: str | None,
@@ -250,4 +279,4 @@ def _shift(frame, datum: str):
     return out
 
 
-__all__ = ["router", "mount_static"]
+__all__ = ["router", "overview_html", "INLINE_FEATURES"]

@@ -318,9 +318,12 @@
       if (!fitAfter && group._rnAsked && inside(box, group._rnAsked)) return;
       url += "&bbox=" + box.map(function (x) { return x.toFixed(6); }).join(",");
     }
-    /* Asked for by the page's head before the libraries loaded (maps/builders.py), once. */
-    var pre = (window.RENEWAL_PREFETCH || {})[spec.id];
-    if (pre && !pre.taken && (!spec.byView || inside(box, pre.box))) {
+    /* Written into the page by the server (maps/builders.py), or asked for by the page's
+       head before the libraries loaded (once). */
+    var inl = inlined(spec, box), pre = (window.RENEWAL_PREFETCH || {})[spec.id];
+    if (inl) {
+      box = inl.box; asked = Promise.resolve(inl.data);
+    } else if (pre && !pre.taken && (!spec.byView || inside(box, pre.box))) {
       pre.taken = true; box = pre.box; asked = pre.data;
     } else {
       asked = fetch(url, {priority: "high"}).then(function (r) { if (!r.ok) throw new Error(url + " → " + r.status); return r.json(); });
@@ -339,11 +342,20 @@
       if (group._rnExtras) decorate(map, group);
       if (spec.onLoad === "search") buildSearch(map, group, C);
       if (C.focus && C.focus.layer === spec.id) focusFeature(map, group, C);
-    }, !!spec.byView); });
+    }, !!(spec.byView && spec.minZoom)); });
   }
-  /* Layers are drawn one per task, so the page can paint between them: the layers loaded by
-     view (what the view is about) before the whole-layer ones (districts, areas), which
-     arrive at the same moment when the page's head asked for them. */
+  /* The first view's answer the server wrote into the page (spec.inline: the element holding
+     it and the box it was cut for, null for the whole layer), parsed once; null when the view
+     leaves that box. */
+  function inlined(spec, box) {
+    var inl = spec.inline;
+    if (!inl || (inl.box && !(box && inside(box, inl.box)))) return null;
+    if (!inl.data) inl.data = JSON.parse(document.getElementById(inl.element).textContent);
+    return inl;
+  }
+  /* Layers are drawn one per task, so the page can paint between them: the detailed layers
+     loaded by view (parcels: what the view is about) before the others (districts, areas),
+     which arrive at the same moment when the page carries them or its head asked for them. */
   var drawQueue = [[], []], pumping = false;
   function later(draw, first) {
     drawQueue[first ? 0 : 1].push(draw);

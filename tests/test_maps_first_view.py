@@ -1,0 +1,109 @@
+"""What makes the overview's first view quick: its small layers written into the page (the same
+bytes ``/maps/data`` answers), static files compressed once with long-lived versioned URLs, and
+a worker's caches warmed as it starts."""
+
+import json
+import re
+from urllib.parse import urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.routes.maps import INLINE_FEATURES
+from api.settings import Settings
+from api.warm import warm
+from maps.assets import STATIC_PREFIX, asset_url, load_asset
+from maps.builders import INLINE_BYTES
+
+
+@pytest.fixture(scope="module")
+def client(sample_store):
+    return TestClient(create_app(Settings(store=str(sample_store.path), warm=False)))
+
+
+def _config(html: str) -> dict:
+    text = html.split("var RENEWAL_CONFIG = ", 1)[1].split(";\n", 1)[0]
+    return json.loads(text.replace("<\\/", "</").replace("<\\!--", "<!--"))
+
+
+def _inlined(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<script type="application/json" id="([^"]+)">(.*?)</script>', html, flags=re.S))
+
+
+@pytest.mark.parametrize("query", ["", "?show=parcels&zoom=14", "?zoom=12&lang=en", "?basemap=amap&show=parcels&zoom=15"])
+def test_inlined_data_is_what_the_data_endpoint_answers(client, query):
+    html = client.get("/maps/overview" + query).text
+    config, inlined = _config(html), _inlined(html)
+    specs = [s for s in config["layers"] if s.get("inline")]
+    assert {s["id"] for s in specs} >= {"renewal_areas", "districts"}
+    if "show=parcels" in query:
+        assert "parcels" in {s["id"] for s in specs}  # 330 parcels: written in too
+    assert sum(len(v.encode()) for v in inlined.values()) <= INLINE_BYTES
+    for spec in specs:
+        params = dict(p.split("=", 1) for p in spec["query"].split("&"))
+        if spec["inline"]["box"] is not None:
+            params["bbox"] = ",".join(f"{v:.6f}" for v in spec["inline"]["box"])
+        answer = client.get(f"{spec['url']}?{urlencode(params, safe=',')}")
+        page = json.loads(inlined[spec["inline"]["element"]])
+        assert page == answer.json(), spec["id"]
+        assert page["numberMatched"] == page["numberReturned"]  # only whole answers are written in
+
+
+def test_the_view_box_holds_the_window_and_districts_come_by_view(client):
+    config = _config(client.get("/maps/overview?show=parcels&zoom=14").text)
+    specs = {s["id"]: s for s in config["layers"]}
+    (s, w), (n, e) = config["fit"]
+    box = specs["parcels"]["inline"]["box"]
+    assert box[0] < (w + e) / 2 < box[2] and box[1] < (s + n) / 2 < box[3]
+    # 1920 px at zoom 14 is 0.165 degrees of longitude, with Leaflet's padding of 16 px a side.
+    assert box[2] - box[0] == pytest.approx((1920 + 32) * 360 / 256 / 2**14, abs=2e-6)  # 6 decimals
+    # The sample's districts are two cities 1,200 km apart: the page carries the opening view's.
+    districts = json.loads(_inlined(client.get("/maps/overview").text)["rn-inline-districts"])
+    assert {f["properties"]["city"] for f in districts["features"]} == {"焦作市"}
+    assert specs["districts"]["byView"] is True
+
+
+def test_big_layers_are_asked_for_not_written_in(client, monkeypatch):
+    import api.routes.maps as routes
+
+    monkeypatch.setattr(routes, "INLINE_FEATURES", 100)  # below the sample's 330 parcels
+    html = client.get("/maps/overview?show=parcels&zoom=14").text
+    specs = {s["id"]: s for s in _config(html)["layers"]}
+    assert "inline" not in specs["parcels"] and "rn-inline-parcels" not in html
+    assert specs["renewal_areas"]["inline"] and INLINE_FEATURES >= 1000
+
+
+def test_static_files_are_compressed_once_and_versioned(client):
+    url = asset_url("vendor/leaflet/leaflet.js")
+    assert re.fullmatch(rf"{STATIC_PREFIX}/vendor/leaflet/leaflet\.js\?v=[0-9a-f]{{12}}", url)
+    r = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
+    assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert r.headers["content-type"].startswith("text/javascript")
+    assert r.content == load_asset("vendor/leaflet/leaflet.js").body  # httpx decoded the gzip
+    assert int(r.headers["content-length"]) < len(r.content) / 3
+    # Without the version (or an old one): revalidated by ETag.
+    plain = client.get(f"{STATIC_PREFIX}/vendor/leaflet/leaflet.js?v=old")
+    assert plain.headers["cache-control"] == "no-cache" and plain.headers["etag"] == r.headers["etag"]
+    again = client.get(f"{STATIC_PREFIX}/vendor/leaflet/leaflet.js", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+    image = client.get(f"{STATIC_PREFIX}/vendor/leaflet/images/layers.png", headers={"Accept-Encoding": "gzip"})
+    assert image.headers["content-type"] == "image/png" and "content-encoding" not in image.headers
+    for bad in ("nothing.js", "../assets.py", "..%2Fassets.py", "vendor/../../builders.py"):
+        assert client.get(f"{STATIC_PREFIX}/{bad}").status_code == 404, bad
+
+
+def test_the_overview_uses_versioned_assets(client):
+    html = client.get("/maps/overview").text
+    assets = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(/static/[^"]+)"', html)
+    assert assets and all("?v=" in a for a in assets), assets
+
+
+def test_warming_fills_the_overviews_caches(sample_store):
+    took = warm(sample_store)
+    assert {"static", "renewal_areas", "districts", "parcels", "overview"} <= set(took)
+    client = TestClient(create_app(Settings(store=str(sample_store.path), warm=False)))
+    spec = next(s for s in _config(client.get("/maps/overview").text)["layers"] if s["id"] == "renewal_areas")
+    r = client.get(f"{spec['url']}?{spec['query']}")
+    assert r.headers["server-timing"].startswith("cached")  # answered from what warm() encoded
