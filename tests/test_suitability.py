@@ -12,10 +12,11 @@ from rasterio.transform import from_origin
 from gis.errors import InputError
 from gis.suitability.combine import Criterion, combine_arrays, combine_rasters
 from gis.suitability.grid import Grid
-from gis.suitability.model import CriterionSpec, SuitabilitySpec, build_surface, load_spec
+from gis.suitability.model import CriterionSpec, SuitabilitySpec, load_spec
 from gis.suitability.regions import grow_regions
 from gis.suitability.sensitivity import weight_sensitivity
 from gis.suitability.sites import SiteRules, score_parcels, select_sites
+from gis.suitability.surface import build_surface
 from gis.suitability.transforms import (
     Transform,
     apply_transform,
@@ -547,7 +548,7 @@ def test_ms_statistics_are_the_whole_rasters_for_surface_and_parcels(tmp_path):
 def test_recombined_surface_equals_a_fresh_build_with_the_same_spec(world, tmp_path):
     from dataclasses import replace
 
-    from gis.suitability.model import recombine
+    from gis.suitability.surface import recombine
 
     origin, surface, _ = world
     services = gpd.GeoDataFrame({"name": ["s1", "s2"], "category": ["primary_school", "primary_school"]},

@@ -81,7 +81,7 @@ class SurfaceCache:
 
     def get(self, store: LayerStore, area, spec=None, max_distance=None):
         """``(origin, surface)`` for ``area`` under ``spec`` (the default spec when None)."""
-        from gis.suitability.model import criteria_key, recombine
+        from gis.suitability.surface import criteria_key, recombine
 
         area_id = int(resolve_area(analysis_inputs(store).areas, area).id.iloc[0])
         spec = surface_spec(store, spec, max_distance)
@@ -114,7 +114,7 @@ def area_surface(store: LayerStore, area_key, *, out_dir, spec=None, max_distanc
     this (a server's bound on what one request may cost)."""
 
     from gis.crs import metric_crs
-    from gis.suitability.model import build_surface, surface_grid
+    from gis.suitability.surface import build_surface, surface_grid
 
     inputs = analysis_inputs(store)
     origin = resolve_area(inputs.areas, area_key)

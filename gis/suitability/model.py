@@ -9,8 +9,8 @@ instead of weights; :func:`spec_from_dict` checks all of it first and lists ever
 
 from __future__ import annotations
 
-__all__ = ["CriterionSpec", "SuitabilitySpec", "default_spec", "criteria_key", "recombine", "spec_from_dict", "load_spec", "read_spec_file", "SPEC_KEYS",
-           "SurfaceResult", "build_surface", "surface_grid"]
+__all__ = ["CriterionSpec", "SuitabilitySpec", "default_spec", "spec_from_dict", "load_spec", "read_spec_file",
+           "SPEC_KEYS", "spec_to_json", "MAIN_ROAD_CLASSES"]
 
 import functools
 import inspect
@@ -21,23 +21,15 @@ import os
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
-import rasterio
 import yaml
 
-from gis.crs import metric_crs
 from gis.errors import InputError, Problem, ValidationError
-from gis.gridsnap import snap_grid
-from gis.network import WalkNetwork
 from gis.standards import default_standards
-from gis.suitability import criteria as crit
-from gis.suitability.combine import METHODS, Criterion, combine_rasters, with_statistics
-from gis.suitability.grid import Grid
+from gis.suitability.combine import METHODS
 from gis.suitability.transforms import TRANSFORMS, Transform
 from gis.suitability.weights import ahp_weights, normalize_weights
 
@@ -437,126 +429,6 @@ def _check_ahp(ahp, known: set[str], problems: list[Problem]) -> dict[str, float
         problems.append(Problem(None, "ahp.matrix", str(ex)))
         return {}
     return {n: float(w) for n, w in zip(result.names, result.weights, strict=True)}
-
-
-@dataclass
-class SurfaceResult:
-    grid: Grid
-    surface_path: str
-    criteria: list[Criterion]
-    reason_path: str
-    factor_path: str
-    spec: SuitabilitySpec
-    labels: dict[str, str] = field(default_factory=dict)
-
-
-def build_surface(origin: gpd.GeoDataFrame, out_dir, *, services: gpd.GeoDataFrame | None = None,
-                  roads: gpd.GeoDataFrame | None = None, network: WalkNetwork | None = None,
-                  constraints: gpd.GeoDataFrame | None = None, dem=None,
-                  spec: SuitabilitySpec | None = None, progress=None, tile: int = 512) -> SurfaceResult:
-    """Build every criterion raster and the combined surface for sites around ``origin``.
-
-    The grid covers the origin area buffered by ``spec.max_distance_m`` on its Gauss–Krüger
-    plane. Rasters are written to ``out_dir`` (criteria as ``<name>.tif``, the surface as
-    ``surface.tif``, exclusions as ``reason.tif``, penalties as ``factor.tif``).
-
-    Each criterion is prepared once (one Dijkstra per service category) and evaluated
-    window by window (``tile`` cells a side; grid cells are snapped to the network once per
-    window for all criteria), so memory follows the window, not the grid. ``progress``
-    (a tqdm-like object) is advanced by the cells of each window built and then of each
-    window combined: 2 × the grid's cells in all (:func:`surface_grid` gives the grid first).
-    """
-    spec = spec or default_spec()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    crs = network.crs if network is not None else metric_crs(origin)
-    area = origin.to_crs(crs)
-    grid = surface_grid(origin, spec, crs)
-    built = [Criterion(c.name, str(out_dir / f"{c.name}.tif"), c.transform, c.weight) for c in spec.criteria]
-    reason_path, factor_path = out_dir / "reason.tif", out_dir / "factor.tif"
-    with ExitStack() as stack:
-        sources = {c.name: _criterion_source(c, grid, area, services, roads, network, dem, stack)
-                   for c in spec.criteria}
-        masks = crit.ConstraintMasks(constraints, crs, spec.penalty)
-        snaps = network is not None and any(isinstance(s, crit.PointDistance | crit.AreaDistance)
-                                            for s in sources.values())
-        dsts = [stack.enter_context(rasterio.open(c.path, "w", **grid.profile())) for c in built]
-        reason_dst = stack.enter_context(rasterio.open(reason_path, "w", **grid.profile(dtype="uint8", nodata=None)))
-        factor_dst = stack.enter_context(rasterio.open(factor_path, "w", **grid.profile()))
-        for window in grid.windows(tile):
-            sub = grid.window_grid(window)
-            cells = snap_grid(network, sub.transform, sub.width, sub.height) if snaps else None  # for every criterion
-            for dst, source in zip(dsts, sources.values(), strict=True):
-                dst.write(source.values(sub, cells), 1, window=window)
-            reason, factor = masks.at(sub)
-            reason_dst.write(reason, 1, window=window)
-            factor_dst.write(factor, 1, window=window)
-            if progress is not None:
-                progress.update(window.width * window.height)
-    built = [with_statistics(c) for c in built]  # one mean/std for the surface and the parcels
-    surface = combine_rasters(built, out_dir / "surface.tif", method=spec.method, reason_path=reason_path,
-                              factor_path=factor_path, progress=progress)
-    labels = {c.name: c.label_zh or c.name for c in spec.criteria}
-    return SurfaceResult(grid, surface, built, str(reason_path), str(factor_path), spec, labels)
-
-
-def criteria_key(spec: SuitabilitySpec) -> tuple:
-    """What a surface's criterion, exclusion and penalty rasters depend on in ``spec``: the
-    criteria's names and sources and the grid. Weights, transforms and the method only change
-    the combine, so surfaces whose specs share this key can share those rasters
-    (:func:`recombine`)."""
-    return (tuple((c.name, c.source) for c in spec.criteria), spec.resolution, spec.max_distance_m, spec.penalty)
-
-
-def recombine(built: SurfaceResult, spec: SuitabilitySpec, out_dir, *, progress=None) -> SurfaceResult:
-    """The surface of ``spec`` over the criterion rasters of ``built`` (same :func:`criteria_key`),
-    written as ``surface.tif`` in ``out_dir``: a weight or transform changed in a form costs a
-    combine (a fraction of a second per million cells), not a rebuild of every criterion."""
-    if criteria_key(spec) != criteria_key(built.spec):
-        raise InputError("recombine needs a spec with the same criteria, grid and penalty as the built surface")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {c.name: c.path for c in built.criteria}
-    criteria = [with_statistics(Criterion(c.name, paths[c.name], c.transform, c.weight)) for c in spec.criteria]
-    surface = combine_rasters(criteria, out_dir / "surface.tif", method=spec.method, reason_path=built.reason_path,
-                              factor_path=built.factor_path, progress=progress)
-    labels = {c.name: c.label_zh or c.name for c in spec.criteria}
-    return SurfaceResult(built.grid, surface, criteria, built.reason_path, built.factor_path, spec, labels)
-
-
-def surface_grid(origin: gpd.GeoDataFrame, spec: SuitabilitySpec, crs) -> Grid:
-    """The grid :func:`build_surface` uses: the origin buffered by the spec's max distance."""
-    return Grid.from_bounds(origin.to_crs(crs).buffer(spec.max_distance_m).total_bounds, spec.resolution, crs)
-
-
-def _criterion_source(c: CriterionSpec, grid: Grid, area, services, roads, network, dem, stack: ExitStack):
-    """The prepared evaluator of a criterion: ``.values(window_grid, snapped_cells)``; user
-    rasters stay open on ``stack`` while the grid is built."""
-    if c.source.startswith("service:"):
-        category = c.source.split(":", 1)[1]
-        if services is None:
-            raise InputError(f"criterion {c.name!r} needs a services layer")
-        pts = services[services.category == category]
-        if len(pts) == 0:
-            raise InputError(f"criterion {c.name!r}: no {category} in the services layer; drop it (weight 0)")
-        return crit.PointDistance(pts, grid.crs, network)
-    if c.source == "origin":
-        return crit.AreaDistance(area, grid.crs, network)
-    if c.source == "main_roads":
-        if roads is None:
-            raise InputError(f"criterion {c.name!r} needs a roads layer")
-        main = roads[roads.get("road_class", "").isin(MAIN_ROAD_CLASSES)] if "road_class" in roads else roads
-        return crit.LineDistance(main, grid.crs, grid.resolution)
-    if c.source == "slope":
-        if dem is None:
-            raise InputError(f"criterion {c.name!r} needs a DEM; import one or drop slope (weight 0)")
-        return crit.Slope(dem)
-    if c.source.startswith("raster:"):
-        path = c.source.split(":", 1)[1]
-        if not os.path.exists(path):
-            raise InputError(f"criterion {c.name!r}: raster {path} does not exist")
-        return crit.RasterValues(stack.enter_context(rasterio.open(path)))
-    raise InputError(f"criterion {c.name!r}: unknown source {c.source!r}")
 
 
 def spec_to_json(spec: SuitabilitySpec) -> str:

@@ -27,7 +27,7 @@ from gis.errors import InputError
 from gis.network import WalkNetwork, nearest_within_network
 from gis.services import nearest_services
 from gis.suitability.combine import combine_arrays
-from gis.suitability.model import SurfaceResult
+from gis.suitability.surface import SurfaceResult
 from gis.suitability.transforms import apply_transform
 from gis.units import M2_PER_MU
 
