@@ -156,7 +156,13 @@ def nearest_services(
         network = build_network(roads)
     crs = network.crs if network is not None else metric_crs(origins)
     org = origins.to_crs(crs)
-    svc = services[services.category.isin(cats)].to_crs(crs).reset_index(drop=True)
+    svc = services[services.category.isin(cats)].to_crs(crs)
+    if "id" in svc.columns:  # facility index = id order: ties rank by id, whatever subset is given
+        # Numbers by value, then text ids (planned facilities) by text: the same order for
+        # every subset and whether or not plans are added.
+        number = pd.to_numeric(svc["id"], errors="coerce").fillna(np.inf).to_numpy()
+        svc = svc.iloc[np.lexsort((svc["id"].astype(str).to_numpy(), number))]
+    svc = svc.reset_index(drop=True)
     n_o, n_c = len(org), len(cats)
     cat_code = pd.Categorical(svc.category, categories=cats).codes.astype(np.int64)
     svc_xy = shapely.get_coordinates(svc.geometry.values)
@@ -231,9 +237,12 @@ def nearest_services(
             sub_tree = shapely.STRtree(svc_geoms[fidx])
             (qo, qf), qd = sub_tree.query_nearest(org_geoms[off_missing], return_distance=True, all_matches=False)
             best[off_missing[qo]], arg[off_missing[qo]] = qd, fidx[qf]
-        inside_c = inside_o[cat_code[inside_f] == c] if len(inside_o) else np.zeros(0, int)
-        best[inside_c] = 0.0
-        arg[inside_c] = inside_f[cat_code[inside_f] == c]
+        # A facility inside the area is at 0 m; the ranking already holds one where it saw it.
+        of_c = cat_code[inside_f] == c if len(inside_o) else np.zeros(0, bool)
+        inside_c, inside_fc = inside_o[of_c], inside_f[of_c]
+        unseen = best[inside_c] != 0.0
+        best[inside_c[unseen]] = 0.0
+        arg[inside_c[unseen]] = inside_fc[unseen]
         nearest_f[keys] = arg
         nearest_d[keys] = best
 
@@ -342,6 +351,12 @@ def _top3(key: np.ndarray, f: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np
     composite = key << _MM_BITS
     composite += np.minimum(np.round(d * 1000.0), _MM_MAX).astype(np.int64)
     order = np.argsort(composite)
+    # Equal keys and millimetres: the lower facility index (= id order) first, so that any
+    # partition of the facilities ranks ties alike.
+    tied = np.flatnonzero(composite[order[1:]] == composite[order[:-1]])
+    if len(tied):
+        at = np.unique(np.concatenate([tied, tied + 1]))
+        order[at] = order[at][np.lexsort((f[order[at]], composite[order[at]]))]
     del composite
     key, f, d = key[order], f[order], d[order]
     start = np.ones(len(key), bool)

@@ -8,7 +8,7 @@ from gis.accessibility import supply_demand
 from gis.isochrones import walking_isochrones
 from gis.services import area_summary, nearest_services, share_within_standard
 from layers.writers import write_layer
-from renewal_cli.output import print_json, print_table
+from renewal_cli.output import add_dask_options, print_json, print_table
 from workflows.inputs import analysis_inputs, resolve_area
 from workflows.services import area_supply
 
@@ -25,6 +25,8 @@ def register(sub) -> None:
     fmt.add_argument("--csv", action="store_true")
     p.add_argument("-o", "--output", help="write the report (CSV) to this file")
     p.add_argument("--standards", help="a city's own standards table (CSV or YAML)")
+    add_dask_options(p, "with --all -o: the areas' report in partitions (one per county) on a Dask cluster, "
+                        "each task reading its areas and the roads and services around them from the store")
     p.add_argument("--with-planned", action="store_true",
                    help="count the stored planned facilities (planned_services layer) as built, "
                         "named '…(规划)'; the supply side stays that of existing facilities")
@@ -65,6 +67,21 @@ def _report(store, args):
     return inputs, origins, report
 
 
+def _batch_report(store, args):
+    """``services --all --dask``: the same rows as the serial report, computed per county on
+    the cluster; only the areas layer is read here."""
+    from gis.standards import load_standards
+    from workflows.batch import services_batch
+    from workflows.cluster import dask_client
+
+    if not (args.all and args.output) or args.with_planned:
+        raise SystemExit("renewal services: --dask works with --all -o FILE.csv (without --with-planned)")
+    standards = load_standards(args.standards) if args.standards else None
+    with dask_client(args.dask, workers=args.dask_workers) as client:
+        report = services_batch(store, standards=standards, client=client)
+    return report
+
+
 def _print_population_share(store, inputs) -> None:
     """The whole population's share within each standard: every population unit reached from a
     point inside it, weighted by its persons."""
@@ -85,6 +102,11 @@ def _print_population_share(store, inputs) -> None:
 
 
 def cmd_services(store, args) -> int:
+    if args.dask:
+        report = _batch_report(store, args)
+        report.to_csv(args.output, index=False, encoding="utf-8-sig")
+        print(f"wrote {len(report)} rows ({report.origin_id.nunique()} areas) to {args.output}")
+        return 0
     inputs, origins, report = _report(store, args)
     if args.output:
         report.to_csv(args.output, index=False, encoding="utf-8-sig")

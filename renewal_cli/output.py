@@ -82,3 +82,10 @@ def iso_date(text: str):
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a real date as YYYY-MM-DD, got {text!r}") from None
+
+
+def add_dask_options(parser, help_text: str) -> None:
+    """``--dask ADDRESS|local`` and ``--dask-workers N`` on a batch command."""
+    parser.add_argument("--dask", metavar="ADDRESS", help=f"a Dask scheduler (tcp://host:8786) or 'local': {help_text}")
+    parser.add_argument("--dask-workers", type=int, metavar="N",
+                        help="with --dask local: worker processes (default: one per core)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -11,9 +12,9 @@ import pandas as pd
 from gis.errors import InputError
 from gis.suitability.model import load_spec
 from gis.suitability.weights import ahp_weights
-from renewal_cli.output import cell_progress, print_json, print_table
+from renewal_cli.output import add_dask_options, cell_progress, print_json, print_table
 from workflows.reports import site_result
-from workflows.sites import area_surface, parse_require, select_on_surface
+from workflows.sites import area_surface, parse_require, select_on_surface, surface_spec
 
 
 def register(sub) -> None:
@@ -26,7 +27,13 @@ def register(sub) -> None:
     for name, help_text in (("suitability", "write the suitability surface around an area (GeoTIFF)"),
                             ("site-select", "rank resettlement sites for an area")):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--for", dest="area", required=True, help="origin renewal area (id or name)")
+        where = p.add_mutually_exclusive_group(required=True)
+        where.add_argument("--for", dest="area", help="origin renewal area (id or name)")
+        if name == "suitability":
+            where.add_argument("--region", help="a whole district (name in the districts layer): sites for any "
+                                                "area, without the 'origin' criterion")
+            where.add_argument("--bbox", help="W,S,E,N in degrees (CGCS2000): like --region, over a box")
+            add_dask_options(p, "the grid's windows in blocks on a Dask cluster; the same raster as without")
         p.add_argument("--weights", help="criteria/weights file (YAML or JSON; may hold an AHP matrix)")
         p.add_argument("--max-distance", type=float, help="metres from the origin area (default 3000)")
         if name == "suitability":
@@ -79,15 +86,38 @@ def cmd_weights(store, args) -> int:
 
 
 def cmd_suitability(store, args) -> int:
+    from workflows.regions import SurfaceTarget, parse_bbox, target_surface
+
     spec = load_spec(args.weights) if args.weights else None
     with tempfile.TemporaryDirectory() as tmp:
-        origin, surface = area_surface(store, args.area, out_dir=tmp, spec=spec, max_distance=args.max_distance,
-                                       progress=cell_progress("suitability"))
+        if args.area and not args.dask:
+            origin, surface = area_surface(store, args.area, out_dir=tmp, spec=spec, max_distance=args.max_distance,
+                                           progress=cell_progress("suitability"))
+        else:
+            if args.max_distance:
+                spec = surface_spec(store, spec, args.max_distance)
+            target = SurfaceTarget("area", args.area) if args.area else \
+                SurfaceTarget("region", args.region) if args.region else SurfaceTarget("bbox", parse_bbox(args.bbox))
+            with _maybe_cluster(args) as client:
+                origin, surface = target_surface(store, target, tmp, spec=spec, client=client,
+                                                 progress=cell_progress("suitability"))
         shutil.copyfile(surface.surface_path, args.output)
-    print(f"wrote the suitability surface around {origin.name.iloc[0]} to {args.output} "
+    where = f"around {origin.name.iloc[0]}" if origin is not None else f"over {args.region or args.bbox}"
+    print(f"wrote the suitability surface {where} to {args.output} "
           f"({surface.grid.width} × {surface.grid.height} cells at {surface.grid.resolution:g} m, "
           f"EPSG:{surface.grid.crs.to_epsg()}; criteria: {', '.join(c.name for c in surface.criteria)})")
     return 0
+
+
+@contextmanager
+def _maybe_cluster(args):
+    if not args.dask:
+        yield None
+        return
+    from workflows.cluster import dask_client
+
+    with dask_client(args.dask, workers=args.dask_workers) as client:
+        yield client
 
 
 def cmd_site_select(store, args) -> int:

@@ -1,0 +1,190 @@
+"""Suitability surfaces of an area, a whole district or a lon/lat box, built window by window
+in this process or on a Dask cluster — the same rasters either way.
+
+A cluster task gets the store's location, the target and a block of windows; the worker
+opens the store, prepares the criteria once (the walking network and one Dijkstra per
+category, kept per layer versions for the worker's next blocks) and returns the block's
+criterion values. This process writes them into the criterion rasters and combines them
+into one tiled GeoTIFF with overviews (the combine runs at tens of millions of cells per
+second; the criteria are where the time goes).
+"""
+
+from __future__ import annotations
+
+__all__ = ["SurfaceTarget", "parse_bbox", "target_surface", "surface_windows_task"]
+
+import logging
+import math
+import threading
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+from rasterio.windows import Window
+
+from gis.crs import CGCS2000, CHINA_BOUNDS, metric_crs
+from gis.errors import InputError, NotFoundError
+from gis.suitability.grid import Grid
+from gis.suitability.surface import (
+    evaluate_window,
+    finish_surface,
+    prepare_criteria,
+    surface_grid,
+    write_criteria,
+)
+from layers.store import LayerStore, open_store
+from workflows.inputs import analysis_inputs, layers_by_kind, resolve_area
+from workflows.sites import surface_spec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SurfaceTarget:
+    """Where a surface is built: around an ``area`` (id or name), over a ``region`` (a
+    district's name) or a ``bbox`` (W, S, E, N in CGCS2000 degrees)."""
+
+    kind: str
+    key: object
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}"
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """``W,S,E,N`` in CGCS2000/WGS84 degrees, checked to lie in China in that order."""
+    try:
+        w, s, e, n = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--bbox expects W,S,E,N in degrees, e.g. 113.1,35.1,113.4,35.3; got {text!r}") from None
+    x0, y0, x1, y1 = CHINA_BOUNDS
+    if not all(map(math.isfinite, (w, s, e, n))) or not (x0 <= w < e <= x1 and y0 <= s < n <= y1):
+        swapped = x0 <= s <= x1 and y0 <= w <= y1
+        raise InputError(f"--bbox {text}: give W,S,E,N with W < E and S < N, in China"
+                         + (" (longitudes and latitudes swapped?)" if swapped else ""))
+    return w, s, e, n
+
+
+def _district(store: LayerStore, name: str):
+    if not store.has_kind("districts"):
+        raise NotFoundError("the store has no districts layer; import one or use --bbox")
+    districts = store.read_cached(store.find_kind("districts"))
+    exact = districts[districts["name"] == name]
+    found = exact if len(exact) else districts[districts["name"].str.contains(name, regex=False, na=False)]
+    if len(found) != 1:
+        some = ", ".join(found["name"].head(5)) if len(found) else ", ".join(districts["name"].head(8))
+        raise NotFoundError(f"{'several' if len(found) else 'no'} district(s) match {name!r}: {some} …")
+    return found
+
+
+def _target_grid(store: LayerStore, target: SurfaceTarget, spec, crs):
+    """(origin area or None, outline or None, grid) of a target on the plane ``crs``."""
+    if target.kind == "area":
+        origin = resolve_area(store.read_cached(store.find_kind("renewal_areas")), target.key)
+        return origin, None, surface_grid(origin, spec, crs)
+    if target.kind == "region":
+        shape = _district(store, str(target.key)).to_crs(crs).geometry.union_all()
+    elif target.kind == "bbox":
+        box = shapely.segmentize(shapely.box(*target.key), 0.01)  # its edges curve on the GK plane
+        shape = gpd.GeoSeries([box], crs=CGCS2000).to_crs(crs).iloc[0]
+    else:
+        raise InputError(f"unknown surface target {target.kind!r}")
+    return None, shape, Grid.from_bounds(shape.bounds, spec.resolution, crs)
+
+
+def _target_spec(store: LayerStore, target: SurfaceTarget, spec):
+    spec = surface_spec(store, spec, None)
+    if target.kind != "area" and any(c.source == "origin" for c in spec.criteria):
+        # A district or a box has no origin area to stay near: the other weights are renormalized.
+        spec = replace(spec, criteria=tuple(c for c in spec.criteria if c.source != "origin"))
+        log.info("%s: criteria without 'origin' (no origin area): %s", target,
+                 ", ".join(c.name for c in spec.criteria))
+    if not spec.criteria:
+        raise InputError(f"{target}: no criterion left to build a surface from")
+    return spec
+
+
+_PREPARED: dict = {}
+_PREPARED_LOCK = threading.Lock()
+
+
+def _prepared(location: str, target: SurfaceTarget, spec):
+    """The target's criteria prepared on this process's copy of the store, kept (one at a
+    time, per layer versions) for the next blocks of the same surface."""
+    store = open_store(location)
+    inputs = analysis_inputs(store)
+    key = (location, inputs.versions, target, repr(spec))
+    with _PREPARED_LOCK:
+        held = _PREPARED.get("current")
+        if held is not None and held[0] == key:
+            return held[1]
+        if held is not None:
+            held[2].close()
+        stack = ExitStack()
+        layers = layers_by_kind(store)
+        crs = inputs.network.crs if inputs.network is not None else None
+        origin, outline, grid = _target_grid(store, target, spec, crs or metric_crs(inputs.areas))
+        dem = stack.enter_context(store.read_raster(layers["dem"])) if "dem" in layers else None
+        prepared = prepare_criteria(
+            spec, grid, stack, area=origin.to_crs(grid.crs) if origin is not None else None,
+            services=inputs.services, roads=store.read(layers["roads"]) if "roads" in layers else None,
+            network=inputs.network, constraints=store.read(layers["constraints"]) if "constraints" in layers else None,
+            dem=dem, outline=outline)
+        _PREPARED["current"] = (key, prepared, stack)
+        return prepared
+
+
+def surface_windows_task(location: str, target: SurfaceTarget, spec, windows: list[tuple[int, int, int, int]]):
+    """A cluster task: the criterion values, reasons and factors of a block of windows."""
+    prepared = _prepared(location, target, spec)
+    return [(w, *evaluate_window(prepared, Window(*w))) for w in windows]
+
+
+def target_surface(store: LayerStore, target: SurfaceTarget, out_dir, *, spec=None, client=None, location=None,
+                   tile: int = 512, windows_per_task: int | None = None, progress=None):
+    """``(origin or None, SurfaceResult)``: the surface of ``target`` written under ``out_dir``,
+    its windows evaluated here or, with a Dask ``client``, in blocks of ``windows_per_task`` on
+    the cluster's workers (which open the store at ``location``, default this store's); by
+    default about four blocks per worker, so that a slow block does not hold up the end."""
+    from workflows.cluster import run_partitions, store_location
+
+    location = location or store_location(store)
+    spec = _target_spec(store, target, spec)
+    prepared = None if client is not None else _prepared(location, target, spec)
+    grid = prepared.grid if prepared is not None else _driver_grid(store, target, spec)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    windows = [(int(w.col_off), int(w.row_off), int(w.width), int(w.height)) for w in grid.windows(tile)]
+    bar = progress(2 * grid.width * grid.height) if progress is not None else None
+    try:
+        if client is None:
+            blocks = ((Window(*w), *evaluate_window(prepared, Window(*w))) for w in windows)
+        else:
+            per_task = windows_per_task or max(1, math.ceil(len(windows) / (4 * len(client.scheduler_info()["workers"]))))
+            parts = {f"windows {i}–{min(i + per_task, len(windows)) - 1}":
+                     (location, target, spec, windows[i:i + per_task])
+                     for i in range(0, len(windows), per_task)}
+            blocks = ((Window(*w), *rest) for _, done in run_partitions(client, surface_windows_task, parts,
+                                                                         desc="suitability")
+                      for w, *rest in done)
+        built, reason_path, factor_path = write_criteria(grid, spec, out_dir, blocks, bar)
+        surface = finish_surface(grid, spec, built, reason_path, factor_path, out_dir, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    origin = None
+    if target.kind == "area":
+        origin = resolve_area(store.read_cached(store.find_kind("renewal_areas")), target.key)
+    return origin, surface
+
+
+def _driver_grid(store: LayerStore, target: SurfaceTarget, spec) -> Grid:
+    """The grid without building the network here: the plane is the roads' GK zone, as the
+    workers' networks have it."""
+    if store.has_kind("roads"):
+        crs = metric_crs(store.read_cached(store.find_kind("roads")))
+    else:
+        crs = metric_crs(store.read_cached(store.find_kind("renewal_areas")))
+    return _target_grid(store, target, spec, crs)[2]
