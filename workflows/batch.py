@@ -13,7 +13,7 @@ the whole store, so the batch always equals the serial report.
 
 from __future__ import annotations
 
-__all__ = ["SAFE_M", "services_partition", "services_batch", "partition_areas", "batch_partitions"]
+__all__ = ["SAFE_M", "services_partition", "services_batch", "partition_areas", "batch_partitions", "lonlat_box"]
 
 import logging
 
@@ -41,7 +41,7 @@ def partition_areas(areas: gpd.GeoDataFrame) -> dict[str, list[int]]:
     return {name: areas["id"][county == name].astype(int).tolist() for name in dict.fromkeys(county)}
 
 
-def _lonlat_box(frame_gk: gpd.GeoDataFrame, crs: CRS, margin_m: float) -> tuple[float, float, float, float]:
+def lonlat_box(frame_gk: gpd.GeoDataFrame, crs: CRS, margin_m: float) -> tuple[float, float, float, float]:
     """A CGCS2000 lon/lat box holding everything within ``margin_m`` of the frame: the metric
     box's outline, densified every 500 m so its curved image is enclosed, plus a little slack."""
     minx, miny, maxx, maxy = frame_gk.total_bounds
@@ -57,7 +57,7 @@ def services_partition(location: str, area_ids: list[int], crs_wkt: str, standar
     store = open_store(location)
     areas, _ = store.query(store.find_kind("renewal_areas"), ids=area_ids)
     crs = CRS.from_wkt(crs_wkt)
-    box = _lonlat_box(areas.to_crs(crs), crs, 2 * safe_m)
+    box = lonlat_box(areas.to_crs(crs), crs, 2 * safe_m)
     services, _ = store.query(store.find_kind("services"), bbox=box)
     network = None
     if store.has_kind("roads"):

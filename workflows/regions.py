@@ -26,6 +26,7 @@ from rasterio.windows import Window
 
 from gis.crs import CGCS2000, CHINA_BOUNDS, metric_crs
 from gis.errors import InputError, NotFoundError
+from gis.network import build_network
 from gis.suitability.grid import Grid
 from gis.suitability.surface import (
     evaluate_window,
@@ -34,7 +35,8 @@ from gis.suitability.surface import (
     surface_grid,
     write_criteria,
 )
-from layers.store import LayerStore, open_store
+from layers.store import LayerStore, layer_versions, open_store
+from workflows.batch import SAFE_M, lonlat_box
 from workflows.inputs import analysis_inputs, layers_by_kind, resolve_area
 from workflows.sites import surface_spec
 
@@ -114,26 +116,56 @@ def _prepared(location: str, target: SurfaceTarget, spec):
     """The target's criteria prepared on this process's copy of the store, kept (one at a
     time, per layer versions) for the next blocks of the same surface."""
     store = open_store(location)
-    inputs = analysis_inputs(store)
-    key = (location, inputs.versions, target, repr(spec))
+    layers = layers_by_kind(store)
+    key = (location, layer_versions(store, sorted(layers.values())), target, repr(spec))
     with _PREPARED_LOCK:
         held = _PREPARED.get("current")
         if held is not None and held[0] == key:
             return held[1]
         if held is not None:
             held[2].close()
+            del _PREPARED["current"]
         stack = ExitStack()
-        layers = layers_by_kind(store)
-        crs = inputs.network.crs if inputs.network is not None else None
-        origin, outline, grid = _target_grid(store, target, spec, crs or metric_crs(inputs.areas))
-        dem = stack.enter_context(store.read_raster(layers["dem"])) if "dem" in layers else None
-        prepared = prepare_criteria(
-            spec, grid, stack, area=origin.to_crs(grid.crs) if origin is not None else None,
-            services=inputs.services, roads=store.read(layers["roads"]) if "roads" in layers else None,
-            network=inputs.network, constraints=store.read(layers["constraints"]) if "constraints" in layers else None,
-            dem=dem, outline=outline)
+        try:
+            prepared = _prepare(store, layers, target, spec, stack)
+        except BaseException:
+            stack.close()
+            raise
         _PREPARED["current"] = (key, prepared, stack)
         return prepared
+
+
+def _prepare(store: LayerStore, layers: dict[str, str], target: SurfaceTarget, spec, stack: ExitStack):
+    """An area's criteria are measured on the whole walking network (as :func:`area_surface`
+    does); a district's or a box's on the roads and services within ``2 × SAFE_M`` of it —
+    the whole province's network need not be held by every worker. Distances up to
+    ``SAFE_M`` are exact there (see :mod:`workflows.batch`); beyond, the transforms' tails
+    score them alike."""
+    dem = stack.enter_context(store.read_raster(layers["dem"])) if "dem" in layers else None
+    if target.kind == "area":
+        inputs = analysis_inputs(store)
+        crs = inputs.network.crs if inputs.network is not None else metric_crs(inputs.areas)
+        origin, outline, grid = _target_grid(store, target, spec, crs)
+        roads = store.read(layers["roads"]) if "roads" in layers else None
+        constraints = store.read(layers["constraints"]) if "constraints" in layers else None
+        return prepare_criteria(spec, grid, stack, area=origin.to_crs(crs), services=inputs.services, roads=roads,
+                                network=inputs.network, constraints=constraints, dem=dem)
+    _, outline, grid = _target_grid(store, target, spec, _plane(store))
+    box = lonlat_box(gpd.GeoDataFrame(geometry=[shapely.box(*grid.bounds)], crs=grid.crs), grid.crs, 2 * SAFE_M)
+
+    def near(kind: str):
+        return store.query(layers[kind], bbox=box)[0] if kind in layers else None
+
+    roads = near("roads")
+    network = build_network(roads, crs=grid.crs) if roads is not None and len(roads) else None
+    return prepare_criteria(spec, grid, stack, services=near("services"), roads=roads, network=network,
+                            constraints=near("constraints"), dem=dem, outline=outline)
+
+
+def _plane(store: LayerStore):
+    """The roads' Gauss–Krüger zone, as every analysis of this store measures on."""
+    kind = "roads" if store.has_kind("roads") else "renewal_areas"
+    return metric_crs(store.read_cached(store.find_kind(kind)))
 
 
 def surface_windows_task(location: str, target: SurfaceTarget, spec, windows: list[tuple[int, int, int, int]]):
@@ -181,10 +213,5 @@ def target_surface(store: LayerStore, target: SurfaceTarget, out_dir, *, spec=No
 
 
 def _driver_grid(store: LayerStore, target: SurfaceTarget, spec) -> Grid:
-    """The grid without building the network here: the plane is the roads' GK zone, as the
-    workers' networks have it."""
-    if store.has_kind("roads"):
-        crs = metric_crs(store.read_cached(store.find_kind("roads")))
-    else:
-        crs = metric_crs(store.read_cached(store.find_kind("renewal_areas")))
-    return _target_grid(store, target, spec, crs)[2]
+    """The grid, without preparing the criteria here (the workers do)."""
+    return _target_grid(store, target, spec, _plane(store))[2]
