@@ -53,7 +53,7 @@ def _responses(statuses) -> dict:
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
     if app.state.settings.warm:
-        start_warming(app.state.store)
+        start_warming(app)
     yield
 
 

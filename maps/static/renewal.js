@@ -328,8 +328,9 @@
     } else {
       asked = fetch(url, {priority: "high"}).then(function (r) { if (!r.ok) throw new Error(url + " → " + r.status); return r.json(); });
     }
-    var ticket = (group._rnTicket || 0) + 1; group._rnTicket = ticket; group._rnAsked = box;
-    asked.then(function (data) { later(function () {
+    var ticket = (group._rnTicket || 0) + 1, detail = !!(spec.byView && spec.minZoom);
+    group._rnTicket = ticket; group._rnAsked = box;
+    var show = function (data) {
       if (ticket !== group._rnTicket) return;
       geo.clearLayers(); if (group !== geo) { group.clearLayers(); }
       geo.addData(data); if (group !== geo) group.addLayer(geo);
@@ -342,7 +343,11 @@
       if (group._rnExtras) decorate(map, group);
       if (spec.onLoad === "search") buildSearch(map, group, C);
       if (C.focus && C.focus.layer === spec.id) focusFeature(map, group, C);
-    }, !!(spec.byView && spec.minZoom)); });
+    };
+    /* The detailed layer the page carries is drawn at once, before the controls are built:
+       the view's content first (1,000 parcels: 30–40 ms sooner than a task later). */
+    if (inl && detail && !C.initDone) show(inl.data);
+    else asked.then(function (data) { later(function () { show(data); }, detail); });
   }
   /* The first view's answer the server wrote into the page (spec.inline: the element holding
      it and the box it was cut for, null for the whole layer), parsed once; null when the view
@@ -372,8 +377,12 @@
   }
   function inside(a, b) { return a[0] >= b[0] && a[1] >= b[1] && a[2] <= b[2] && a[3] <= b[3]; }
   function addHatch(map) {
+    /* Called for every layer added (1,000 parcels: 1,000 look-ups): once per SVG element. */
+    if (map._rnHatched && map._rnHatched.isConnected) return;
     var svg = map.getPanes().overlayPane.querySelector("svg");
-    if (!svg || svg.querySelector("#rn-hatch")) return;
+    if (!svg) return;
+    map._rnHatched = svg;
+    if (svg.querySelector("#rn-hatch")) return;
     var ns = "http://www.w3.org/2000/svg";
     var defs = document.createElementNS(ns, "defs");
     var pat = document.createElementNS(ns, "pattern");
@@ -430,6 +439,7 @@
       var layer = L.tileLayer(r.tiles, {opacity: r.opacity || 0.7, maxZoom: 20});
       over[r.title] = layer; layer.addTo(map);
     });
+    var starts = [];
     (C.layers || []).forEach(function (spec) {
       var group = makeLayer(spec, C, map);
       over[spec.title] = group; overlays.push(group);
@@ -441,11 +451,14 @@
       }
       var refresh = function () { if (map.hasLayer(group)) load(map, group, C, false); };
       if (spec.symbols) map.on("zoomend", function () { symbolize(map, group); });
-      if (spec.geojson) load(map, group, C, false);
-      else { load(map, group, C, !!spec.fit); if (spec.byView || spec.minZoom) map.on("moveend", refresh); map.on("overlayadd", function (e) { if (e.layer === group) refresh(); }); }
+      starts.push(function () {
+        if (spec.geojson) load(map, group, C, false);
+        else { load(map, group, C, !!spec.fit); if (spec.byView || spec.minZoom) map.on("moveend", refresh); map.on("overlayadd", function (e) { if (e.layer === group) refresh(); }); }
+      });
     });
-    tiled.forEach(function (place) { place(); });
     map.on("layeradd", function () { addHatch(map); });
+    /* The controls before any feature is drawn: the layer control measures the page as it is
+       added (a forced layout), which took 25 ms after 1,000 parcels were in it and ~1 ms before. */
     L.control.layers(base, over, {collapsed: false, position: "topright"}).addTo(map);
     L.control.scale({imperial: false}).addTo(map);
     if (C.legend && C.legend.length) {
@@ -457,6 +470,9 @@
     if (C.search) control("topleft", '<div class="rn-search"><input placeholder="' + esc(C.text.search) + '"><ul></ul></div>').addTo(map);
     var dl = control("bottomleft", '<span class="rn-download">⬇ ' + esc(C.text.download) + "</span>");
     dl.addTo(map); dl.getContainer().addEventListener("click", function () { download(C, overlays, map); });
+    starts.forEach(function (start) { start(); });
+    tiled.forEach(function (place) { place(); });
+    C.initDone = true;
     /* The "zoom in to see" line over the map's top centre. */
     var hint = L.DomUtil.create("div", "rn-zoom-hint", map.getContainer());
     hint.hidden = true; hint.setAttribute("role", "status");
