@@ -60,3 +60,22 @@ def test_grid_snap_equals_point_snap_and_brute_force(network, origin, res, width
 def test_empty_grid(network):
     got = snap_grid(network, Affine(10, 0, 0, 0, -10, 0), 0, 5)
     assert len(got) == 0
+
+
+def test_large_point_sets_are_snapped_once_per_network(network):
+    from gis.network import _snap_cache
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform([499_500, 3_799_500], [501_500, 3_801_500], size=(20_000, 2))
+    first = network.snap(xy)
+    assert network.snap(xy.copy()) is first  # same points, same network: the cached answer
+    moved = xy.copy()
+    moved[0, 0] += 1.0
+    assert network.snap(moved) is not first  # any change of a coordinate: snapped again
+    other = build_network(gpd.GeoSeries([shapely.linestrings([[499_000, 3_799_000], [502_000, 3_802_000]])],
+                                        crs=4547), crs=4547)
+    again = other.snap(xy)
+    assert again is not first and (again.segment == 0).all()
+    brute = network._snap(xy)
+    np.testing.assert_array_equal(first.offset, brute.offset)
+    assert sum(len(v[1]) for v in _snap_cache.entries.values()) <= _snap_cache.max_points
