@@ -128,3 +128,9 @@ def test_cli_services_all_on_a_local_cluster(province, tmp_path):
     assert "wrote 288 rows (18 areas)" in spread.stdout
     bad = run("--dask", "local", "--with-planned")
     assert bad.returncode != 0 and "--dask works with --all -o" in bad.stderr
+
+
+def test_workers_read_a_postgis_store_by_its_url(postgis_sample, cluster):
+    assert postgis_sample.location.startswith("postgresql://")
+    serial = _serial_csv(postgis_sample)
+    assert services_batch(postgis_sample, client=cluster).to_csv(index=False) == serial
