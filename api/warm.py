@@ -28,6 +28,7 @@ log = logging.getLogger("renewal.warm")
 def warm(app) -> dict[str, float]:
     """Fill this process's caches for the overview; seconds per step (for the log and tests).
     A store without renewal areas (nothing to show yet) warms only the static files."""
+    from api.routes.maps import TILED_FEATURES
     from layers.mvt import min_zoom
 
     store, took = app.state.store, {}
@@ -41,6 +42,11 @@ def warm(app) -> dict[str, float]:
         if store.has_kind("parcels"):  # the parcels by view (a box of their own): the code paths, not the answer
             parcels = store.info(store.find_kind("parcels"))
             pages.append(("/maps/overview", f"show=parcels&zoom={max(13, min_zoom(parcels.feature_count))}"))
+            # Too many to be in the page: one feature by view reads the layer (the GeoPackage
+            # keeps it whole, with its R-tree; PostGIS warms its connection and buffers).
+            if parcels.feature_count <= TILED_FEATURES:
+                box = ",".join(f"{v:.6f}" for v in store.read_cached(store.find_kind("renewal_areas")).total_bounds)
+                pages.append((f"/maps/data/{parcels.name}", f"limit=1&bbox={box}"))
     for path, query in pages:
         start = time.perf_counter()
         status = asyncio.run(_get(app, path, query))

@@ -26,6 +26,7 @@ from gis.targets import TOTAL_REGION, check_targets
 from layers.features import FeatureQuery, query_features, read_layer_cached
 from layers.mvt import min_zoom
 from layers.schemas import LABELS_ZH
+from maps.assets import asset_url
 from maps.builders import area_page, overview_page, targets_page
 from maps.site_form import site_selection_page
 from workflows.inputs import analysis_inputs, resolve_area
@@ -65,9 +66,22 @@ def overview(request: Request, store: Store, _: Reader, lang: Lang = "zh", basem
              show: Annotated[str | None, Query(pattern="^(parcels)?$")] = None,
              zoom: Annotated[int | None, Query(ge=3, le=20)] = None,
              tiles: Annotated[bool, Query(description="false: every layer as GeoJSON by view (no vector tiles)")] = True):
-    """Big layers (more than ``TILED_FEATURES`` features) are drawn from vector tiles unless ``tiles=false``."""
-    return overview_html(store, lang=lang, datum=_datum(basemap), tianditu_token=_token(request),
-                         show=(show,) if show else (), zoom=zoom, tiles=tiles)
+    """Big layers (more than ``TILED_FEATURES`` features) are drawn from vector tiles unless
+    ``tiles=false``. The page is kept per layer versions and query, compressed once, with an
+    ETag (a page load costs no rendering; a revisit gets a 304)."""
+    args = {"lang": lang, "datum": _datum(basemap), "tianditu_token": _token(request),
+            "show": (show,) if show else (), "zoom": zoom, "tiles": tiles}
+    versions = tuple((i.name, i.version) for i in store.layers())
+    key = ("overview", store.uri, versions, asset_url("renewal.js"), *args.items())
+    headers = {"ETag": f'"{hashlib.sha1(repr(key).encode()).hexdigest()[:24]}"', "Cache-Control": "no-cache",
+               "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    body, packed, _ = _cached(key, lambda: overview_html(store, **args).encode())
+    if packed is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(packed, media_type="text/html; charset=utf-8", headers=headers)
+    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
 
 
 def overview_html(store, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "",

@@ -423,6 +423,16 @@
     a.href = URL.createObjectURL(new Blob([JSON.stringify(fc)], {type: "application/geo+json"}));
     a.download = g._rnSpec.id + ".geojson"; document.body.appendChild(a); a.click(); a.remove();
   }
+  /* The layer control, always open: Leaflet's expand() measures the page to fit the list
+     (offsetTop, clientHeight: a layout forced in the middle of the page's first script, 20 ms
+     of it); renewal.css caps the list's height instead. */
+  var OpenLayers = L.Control.Layers.extend({
+    expand: function () {
+      L.DomUtil.addClass(this._container, "leaflet-control-layers-expanded");
+      this._checkDisabledLayers();
+      return this;
+    }
+  });
   window.renewalInit = function (map, C) {
     C.drawn = 0; C.loaded = {}; C.firstDrawn = null; window.__rnMap = map;
     if (!map.options.maxZoom) map.setMaxZoom(20);  /* marker clustering needs it; folium sets none without tiles */
@@ -457,9 +467,8 @@
       });
     });
     map.on("layeradd", function () { addHatch(map); });
-    /* The controls before any feature is drawn: the layer control measures the page as it is
-       added (a forced layout), which took 25 ms after 1,000 parcels were in it and ~1 ms before. */
-    L.control.layers(base, over, {collapsed: false, position: "topright"}).addTo(map);
+    /* The controls before any feature is drawn. */
+    new OpenLayers(base, over, {collapsed: false, position: "topright"}).addTo(map);
     L.control.scale({imperial: false}).addTo(map);
     if (C.legend && C.legend.length) {
       control("bottomright", "<h4>" + esc(C.legendTitle || "") + "</h4>" + C.legend.map(function (l) {
