@@ -1,7 +1,9 @@
 """Map page speed in headless Chromium: the overview with 1k, 10k, 50k and 500k parcels.
 
-Ours loads small layers from the API by view as GeoJSON and draws big ones (> 20,000
-features) from vector tiles (OGC API – Tiles, Leaflet.VectorGrid); the baseline is a plain
+Ours writes the first view's small layers into the page (up to 2,000 features a layer,
+0.75 MB a page), asks the API for bigger ones by view as GeoJSON and draws big ones (> 20,000
+features) from vector tiles (OGC API – Tiles, Leaflet.VectorGrid); the server warms its caches
+as it starts (``api/warm.py``: a "cold" page here is the first after that); the baseline is a plain
 folium map embedding the same parcels as GeoJSON (its CDN assets replaced by our vendored
 copies so it runs offline), and for big layers also our page with the tiles turned off
 (``?tiles=false``: the view-loaded GeoJSON of before). Every size runs on the GeoPackage and
