@@ -14,9 +14,10 @@ services batch.
 from __future__ import annotations
 
 import argparse
-import resource
+import os
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -36,8 +37,34 @@ from workflows.regions import SurfaceTarget, target_surface
 HENAN = {"cities": 18, "areas": 30_000, "cells": 1.67e9}
 
 
-def _peak_worker_mb(client) -> list[float]:
-    return [v / 1024 for v in client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).values()]
+class WorkerMemory:
+    """Peak RSS of each worker process, sampled every 50 ms while the run lasts (a forked
+    worker's ``ru_maxrss`` starts from its parent's peak, so it cannot be asked afterwards)."""
+
+    def __init__(self, client):
+        import psutil
+
+        self.procs = [psutil.Process(pid) for pid in client.run(os.getpid).values()]
+        self.peak = [0] * len(self.procs)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self.stop.wait(0.05):
+            for i, p in enumerate(self.procs):
+                self.peak[i] = max(self.peak[i], p.memory_info().rss)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def mb(self) -> list[float]:
+        return [v / 2**20 for v in self.peak]
 
 
 def _task_costs(records, prefix: str) -> list[float]:
@@ -61,21 +88,37 @@ def services_runs(store, workers: list[int]) -> dict:
         with dask_client("local", workers=n) as client:
             started = time.perf_counter() - t0
             services_batch(store, client=client)  # warm: workers import the project once
-            with get_task_stream(client) as stream:
+            with get_task_stream(client) as stream, WorkerMemory(client) as memory:
                 t = time.perf_counter()
                 report = services_batch(store, client=client)
                 wall = time.perf_counter() - t
             costs = _task_costs(stream.data, "services-")
-            out[n] = {"seconds": wall, "startup": started, "peak_mb": _peak_worker_mb(client), "costs": costs,
+            out[n] = {"seconds": wall, "startup": started, "peak_mb": memory.mb, "costs": costs,
                       "same": report.to_csv(index=False) == reference}
     return out
 
 
-def surface_runs(store, workers: list[int], out: Path) -> dict:
+CITY = "合成01市"
+
+
+def county_box(store, km2: float) -> tuple[float, float, float, float]:
+    """A square of ``km2`` (an average Henan county is ~1,000 km²) centred on the first city,
+    as W, S, E, N degrees."""
+    import geopandas as gpd
+    import shapely
+
+    districts = store.read_cached(store.find_kind("districts"))
+    city = districts[districts["city"] == CITY].to_crs(4547).geometry.union_all().centroid
+    half = np.sqrt(km2) * 500
+    square = shapely.segmentize(shapely.box(city.x - half, city.y - half, city.x + half, city.y + half), 500)
+    return tuple(gpd.GeoSeries([square], crs=4547).to_crs(4490).total_bounds)
+
+
+def surface_runs(store, workers: list[int], out: Path, km2: float) -> dict:
     from distributed import get_task_stream
 
-    district = store.read_cached(store.find_kind("districts")).iloc[0]["name"]
-    target = SurfaceTarget("region", district)
+    target = SurfaceTarget("bbox", county_box(store, km2))
+    district = f"a {km2:,.0f} km² box around {CITY}"
     t = time.perf_counter()
     _, serial = target_surface(store, target, out / "serial")
     runs = {"serial": {"seconds": time.perf_counter() - t, "district": district,
@@ -84,13 +127,13 @@ def surface_runs(store, workers: list[int], out: Path) -> dict:
         reference = src.read(1)
     for n in workers:
         with dask_client("local", workers=n) as client:
-            with get_task_stream(client) as stream:
+            with get_task_stream(client) as stream, WorkerMemory(client) as memory:
                 t = time.perf_counter()
                 _, spread = target_surface(store, target, out / f"dask{n}", client=client)
                 wall = time.perf_counter() - t
             with rasterio.open(spread.surface_path) as src:
                 same = np.array_equal(src.read(1), reference, equal_nan=True)
-            runs[n] = {"seconds": wall, "peak_mb": _peak_worker_mb(client), "same": same,
+            runs[n] = {"seconds": wall, "peak_mb": memory.mb, "same": same,
                        "costs": _task_costs(stream.data, "suitability-")}
     return runs
 
@@ -163,6 +206,7 @@ def main() -> None:
     p.add_argument("--workers", default="1,2", help="LocalCluster sizes to run, comma-separated")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-surface", action="store_true", help="skip the county-wide suitability surface")
+    p.add_argument("--county-km2", type=float, default=1000.0, help="the surface's square (default 1,000 km²)")
     args = p.parse_args()
     args.workers = [int(v) for v in args.workers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -170,7 +214,7 @@ def main() -> None:
         store = build_province_store(Path(tmp) / "province.gpkg", args.cities, seed=args.seed, size=args.size)
         built = time.perf_counter() - t
         services = services_runs(store, args.workers)
-        surface = None if args.no_surface else surface_runs(store, args.workers, Path(tmp))
+        surface = None if args.no_surface else surface_runs(store, args.workers, Path(tmp), args.county_km2)
         report(args, built, services, surface)
 
 
