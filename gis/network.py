@@ -397,9 +397,16 @@ def pairs_within(net: WalkNetwork, origins_xy, facilities_xy, limit: float,
             sub = _submatrix(graph, nodes, local)
             dist = dijkstra(sub, directed=True, indices=local[n + facs], limit=limit)
             lu, lv = local[o_u[origins]], local[o_v[origins]]
-            du = np.where(lu >= 0, dist[:, np.maximum(lu, 0)], np.inf) + org.t[origins] * o_len[origins]
-            dv = np.where(lv >= 0, dist[:, np.maximum(lv, 0)], np.inf) + (1 - org.t[origins]) * o_len[origins]
-            d = np.minimum(du, dv) + org.offset[origins]
+            # Per origin, what walking on from each end of its segment adds (inf where that end
+            # is outside the sub-graph): two gathers, two adds and a minimum over the block.
+            along = org.t[origins] * o_len[origins]
+            add_u = np.where(lu >= 0, along + org.offset[origins], np.inf)
+            add_v = np.where(lv >= 0, o_len[origins] - along + org.offset[origins], np.inf)
+            d = dist[:, np.maximum(lu, 0)]
+            d += add_u
+            dv = dist[:, np.maximum(lv, 0)]
+            dv += add_v
+            np.minimum(d, dv, out=d)
             # A pair on one segment may be closer directly than through the segment's ends.
             same = fac.segment[facs][:, None] == org.segment[origins][None, :]
             if same.any():

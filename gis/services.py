@@ -353,7 +353,9 @@ def _top3(key: np.ndarray, f: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np
     order = np.argsort(composite)
     # Equal keys and millimetres: the lower facility index (= id order) first, so that any
     # partition of the facilities ranks ties alike.
-    tied = np.flatnonzero(composite[order[1:]] == composite[order[:-1]])
+    ranked = composite[order]
+    tied = np.flatnonzero(ranked[1:] == ranked[:-1])
+    del ranked
     if len(tied):
         at = np.unique(np.concatenate([tied, tied + 1]))
         order[at] = order[at][np.lexsort((f[order[at]], composite[order[at]]))]
