@@ -29,7 +29,7 @@ from gis.errors import InputError, NotFoundError
 from gis.network import build_network
 from gis.suitability.grid import Grid
 from gis.suitability.surface import (
-    evaluate_window,
+    evaluate_windows,
     finish_surface,
     prepare_criteria,
     surface_grid,
@@ -171,7 +171,8 @@ def _plane(store: LayerStore):
 def surface_windows_task(location: str, target: SurfaceTarget, spec, windows: list[tuple[int, int, int, int]]):
     """A cluster task: the criterion values, reasons and factors of a block of windows."""
     prepared = _prepared(location, target, spec)
-    return [(w, *evaluate_window(prepared, Window(*w))) for w in windows]
+    return [(tuple(w), *rest) for (_, *rest), w in zip(evaluate_windows(prepared, [Window(*w) for w in windows]),
+                                                       windows, strict=True)]
 
 
 def target_surface(store: LayerStore, target: SurfaceTarget, out_dir, *, spec=None, client=None, location=None,
@@ -192,7 +193,7 @@ def target_surface(store: LayerStore, target: SurfaceTarget, out_dir, *, spec=No
     bar = progress(2 * grid.width * grid.height) if progress is not None else None
     try:
         if client is None:
-            blocks = ((Window(*w), *evaluate_window(prepared, Window(*w))) for w in windows)
+            blocks = evaluate_windows(prepared, [Window(*w) for w in windows])
         else:
             per_task = windows_per_task or max(1, math.ceil(len(windows) / (4 * len(client.scheduler_info()["workers"]))))
             parts = {f"windows {i}–{min(i + per_task, len(windows)) - 1}":

@@ -8,11 +8,12 @@ order here; both write the same rasters.
 
 from __future__ import annotations
 
-__all__ = ["SurfaceResult", "PreparedCriteria", "prepare_criteria", "evaluate_window", "write_criteria",
+__all__ = ["SurfaceResult", "PreparedCriteria", "prepare_criteria", "evaluate_window", "evaluate_windows", "write_criteria",
            "finish_surface", "build_surface", "criteria_key", "recombine", "surface_grid", "OUTSIDE_CODE"]
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,12 +75,13 @@ def prepare_criteria(spec: SuitabilitySpec, grid: Grid, stack: ExitStack, *, are
                             outline)
 
 
-def evaluate_window(prepared: PreparedCriteria, window: Window) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+def evaluate_window(prepared: PreparedCriteria, window: Window, cells=None
+                    ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """The criteria, exclusion reasons and penalty factors of one window of the grid (the
-    cells are snapped to the network once, for every criterion)."""
+    cells are snapped to the network once, for every criterion; ``cells`` if already done)."""
     sub = prepared.grid.window_grid(window)
-    net = prepared.network
-    cells = snap_grid(net, sub.transform, sub.width, sub.height) if prepared.snaps else None
+    if cells is None:
+        cells = _snapped_cells(prepared, window)
     values = [source.values(sub, cells) for source in prepared.sources]
     reason, factor = prepared.masks.at(sub)
     if prepared.outline is not None:
@@ -87,6 +89,30 @@ def evaluate_window(prepared: PreparedCriteria, window: Window) -> tuple[list[np
                                     transform=sub.transform, fill=0, dtype="uint8").astype(bool)
         reason[~inside & (reason == 0)] = OUTSIDE_CODE
     return values, reason, factor
+
+
+def _snapped_cells(prepared: PreparedCriteria, window: Window):
+    if not prepared.snaps:
+        return None
+    sub = prepared.grid.window_grid(window)
+    return snap_grid(prepared.network, sub.transform, sub.width, sub.height)
+
+
+def evaluate_windows(prepared: PreparedCriteria, windows: Iterable[Window]) -> Iterator[tuple]:
+    """``(window, values, reason, factor)`` of each window, in order. The next window's cells
+    are snapped in a second thread while this one's criteria are evaluated: both are numpy
+    and GEOS work that releases the GIL, so the two overlap on two cores. (The criteria stay
+    in this thread: a DEM handle must not be read from two threads.)"""
+    windows = list(windows)
+    if not windows:
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="snap") as pool:
+        ahead = pool.submit(_snapped_cells, prepared, windows[0])
+        for i, window in enumerate(windows):
+            cells = ahead.result()
+            if i + 1 < len(windows):
+                ahead = pool.submit(_snapped_cells, prepared, windows[i + 1])
+            yield (window, *evaluate_window(prepared, window, cells))
 
 
 def write_criteria(grid: Grid, spec: SuitabilitySpec, out_dir: Path, blocks: Iterable, progress=None
@@ -143,7 +169,7 @@ def build_surface(origin: gpd.GeoDataFrame, out_dir, *, services: gpd.GeoDataFra
     with ExitStack() as stack:
         prepared = prepare_criteria(spec, grid, stack, area=origin.to_crs(crs), services=services, roads=roads,
                                     network=network, constraints=constraints, dem=dem)
-        blocks = ((w, *evaluate_window(prepared, w)) for w in grid.windows(tile))
+        blocks = evaluate_windows(prepared, grid.windows(tile))
         built, reason_path, factor_path = write_criteria(grid, spec, out_dir, blocks, progress)
     return finish_surface(grid, spec, built, reason_path, factor_path, out_dir, progress)
 
