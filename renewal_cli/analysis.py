@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from gis.accessibility import supply_demand
+from gis.errors import InputError
 from gis.isochrones import walking_isochrones
 from gis.services import area_summary, nearest_services, share_within_standard
 from layers.writers import write_layer
@@ -75,7 +76,7 @@ def _batch_report(store, args):
     from workflows.cluster import dask_client
 
     if not (args.all and args.output) or args.with_planned:
-        raise SystemExit("renewal services: --dask works with --all -o FILE.csv (without --with-planned)")
+        raise InputError("--dask works with --all -o FILE.csv (without --with-planned)")
     standards = load_standards(args.standards) if args.standards else None
     with dask_client(args.dask, workers=args.dask_workers) as client:
         report = services_batch(store, standards=standards, client=client)

@@ -30,8 +30,8 @@ def register(sub) -> None:
         where = p.add_mutually_exclusive_group(required=True)
         where.add_argument("--for", dest="area", help="origin renewal area (id or name)")
         if name == "suitability":
-            where.add_argument("--region", help="a whole district (name in the districts layer): sites for any "
-                                                "area, without the 'origin' criterion")
+            where.add_argument("--region", help="a whole district or city (a name in the districts layer): sites "
+                                                "for any area, without the 'origin' criterion")
             where.add_argument("--bbox", help="W,S,E,N in degrees (CGCS2000): like --region, over a box")
             add_dask_options(p, "the grid's windows in blocks on a Dask cluster; the same raster as without")
         p.add_argument("--weights", help="criteria/weights file (YAML or JSON; may hold an AHP matrix)")

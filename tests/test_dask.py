@@ -134,3 +134,13 @@ def test_workers_read_a_postgis_store_by_its_url(postgis_sample, cluster):
     assert postgis_sample.location.startswith("postgresql://")
     serial = _serial_csv(postgis_sample)
     assert services_batch(postgis_sample, client=cluster).to_csv(index=False) == serial
+
+
+def test_a_city_region_covers_all_its_districts(province, tmp_path):
+    districts = province.read_cached(province.find_kind("districts"))
+    city = districts[districts.city == "合成02市"].to_crs(4547)
+    _, surface = target_surface(province, SurfaceTarget("region", "合成02市"), tmp_path, tile=256)
+    w, s, e, n = surface.grid.bounds
+    x0, y0, x1, y1 = city.total_bounds
+    res = surface.grid.resolution
+    assert w <= x0 < w + res and n - res < y1 <= n and e >= x1 and s <= y0

@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SurfaceTarget:
     """Where a surface is built: around an ``area`` (id or name), over a ``region`` (a
-    district's name) or a ``bbox`` (W, S, E, N in CGCS2000 degrees)."""
+    district's name, or a city's: all its districts) or a ``bbox`` (W, S, E, N in CGCS2000
+    degrees)."""
 
     kind: str
     key: object
@@ -74,6 +75,8 @@ def _district(store: LayerStore, name: str):
         raise NotFoundError("the store has no districts layer; import one or use --bbox")
     districts = store.read_cached(store.find_kind("districts"))
     exact = districts[districts["name"] == name]
+    if not len(exact) and "city" in districts.columns and (districts["city"] == name).any():
+        return districts[districts["city"] == name].dissolve()  # a whole city: all its districts
     found = exact if len(exact) else districts[districts["name"].str.contains(name, regex=False, na=False)]
     if len(found) != 1:
         some = ", ".join(found["name"].head(5)) if len(found) else ", ".join(districts["name"].head(8))
