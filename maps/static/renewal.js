@@ -364,12 +364,18 @@
   var drawQueue = [[], []], pumping = false;
   function later(draw, first) {
     drawQueue[first ? 0 : 1].push(draw);
-    if (!pumping) { pumping = true; setTimeout(pump, 0); }
+    if (!pumping) { pumping = true; afterPaint(pump); }
   }
   function pump() {
     var draw = drawQueue[0].shift() || drawQueue[1].shift();
     if (draw) draw();
-    if (drawQueue[0].length || drawQueue[1].length) setTimeout(pump, 0); else pumping = false;
+    if (drawQueue[0].length || drawQueue[1].length) afterPaint(pump); else pumping = false;
+  }
+  /* After the next frame is painted: a task of its own (setTimeout alone) often ran before
+     the frame, so the parcels drawn at start were on screen only once the districts and the
+     areas (with their labels) were drawn too. */
+  function afterPaint(f) {
+    requestAnimationFrame(function () { setTimeout(f, 0); });
   }
   function viewBox(map) {
     var b = map.getBounds();
