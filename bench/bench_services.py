@@ -99,7 +99,7 @@ def main() -> None:
     print(f"  baseline sjoin_nearest, 8 cats   : {t_sjoin:6.2f} s   -> ours straight report is "
           f"{t_sjoin / t_straight:4.2f}x its speed (ours also ranks three and counts three radii)")
     print(f"  baseline networkx multi-source   : {t_nx:6.2f} s   -> ours nearest is {t_nx / t_nearest:4.2f}x "
-          "faster (aim >= 5x; networkx: node distances only, no snapping), {t_nx / t_cold:4.2f}x with our snapping")
+          f"faster (aim >= 5x; networkx: node distances only, no snapping), {t_nx / t_cold:4.2f}x with our snapping")
 
 
 if __name__ == "__main__":
