@@ -65,6 +65,10 @@ def _same_raster(a: str, b: str, overviews: bool | None = True) -> None:
         assert np.isnan(x.nodata) and np.isnan(y.nodata)
         assert x.overviews(1) == y.overviews(1) and overviews in (None, bool(x.overviews(1)))
         np.testing.assert_array_equal(x.read(1), y.read(1))  # NaN where NaN, else bit for bit
+        levels = len(x.overviews(1))
+    for level in range(levels):
+        with rasterio.open(a, overview_level=level) as x, rasterio.open(b, overview_level=level) as y:
+            np.testing.assert_array_equal(x.read(1), y.read(1))
 
 
 def test_area_surface_on_the_cluster_equals_the_serial_build(sample_store, cluster, tmp_path):
@@ -74,6 +78,24 @@ def test_area_surface_on_the_cluster_equals_the_serial_build(sample_store, clust
     spec = serial.spec
     _, spread = target_surface(sample_store, SurfaceTarget("area", "西大井片区"), tmp_path / "dask", spec=spec,
                                client=cluster, tile=256, windows_per_task=2)
+    _same_raster(serial.surface_path, spread.surface_path)
+    assert spread.criteria == []  # combined on the workers: one band travelled, not seven
+
+
+def test_a_surface_needing_whole_raster_statistics_ships_criteria(sample_store, cluster, tmp_path):
+    from dataclasses import replace
+
+    from gis.suitability.model import default_spec
+    from gis.suitability.transforms import Transform
+    from workflows.regions import combines_by_window
+
+    base = default_spec(max_distance_m=1200)
+    spec = replace(base, criteria=tuple(replace(c, transform=Transform("ms_small", {})) if c.name == "market" else c
+                                        for c in base.criteria))
+    assert combines_by_window(base) and not combines_by_window(spec)
+    _, serial = area_surface(sample_store, "西大井片区", out_dir=tmp_path / "serial", spec=spec, tile=256)
+    _, spread = target_surface(sample_store, SurfaceTarget("area", "西大井片区"), tmp_path / "dask", spec=serial.spec,
+                               client=cluster, tile=256)
     _same_raster(serial.surface_path, spread.surface_path)
     for a, b in zip(serial.criteria, spread.criteria, strict=True):
         _same_raster(a.path, b.path, overviews=False)

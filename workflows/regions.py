@@ -11,7 +11,7 @@ second; the criteria are where the time goes).
 
 from __future__ import annotations
 
-__all__ = ["SurfaceTarget", "parse_bbox", "target_surface", "surface_windows_task"]
+__all__ = ["SurfaceTarget", "parse_bbox", "target_surface", "surface_windows_task", "combines_by_window"]
 
 import logging
 import math
@@ -27,8 +27,10 @@ from rasterio.windows import Window
 from gis.crs import CGCS2000, CHINA_BOUNDS, metric_crs
 from gis.errors import InputError, NotFoundError
 from gis.network import build_network
+from gis.suitability.combine import Criterion, combine_window, write_surface
 from gis.suitability.grid import Grid
 from gis.suitability.surface import (
+    SurfaceResult,
     evaluate_windows,
     finish_surface,
     prepare_criteria,
@@ -171,11 +173,26 @@ def _plane(store: LayerStore):
     return metric_crs(store.read_cached(store.find_kind(kind)))
 
 
-def surface_windows_task(location: str, target: SurfaceTarget, spec, windows: list[tuple[int, int, int, int]]):
-    """A cluster task: the criterion values, reasons and factors of a block of windows."""
+def surface_windows_task(location: str, target: SurfaceTarget, spec, windows: list[tuple[int, int, int, int]],
+                         combine: bool = False):
+    """A cluster task: a block of windows' combined surface values (``combine``), else their
+    criterion values, reasons and factors."""
     prepared = _prepared(location, target, spec)
-    return [(tuple(w), *rest) for (_, *rest), w in zip(evaluate_windows(prepared, [Window(*w) for w in windows]),
-                                                       windows, strict=True)]
+    done = evaluate_windows(prepared, [Window(*w) for w in windows])
+    if not combine:
+        return [(tuple(w), *rest) for (_, *rest), w in zip(done, windows, strict=True)]
+    criteria = [Criterion(c.name, "", c.transform, c.weight) for c in spec.criteria]
+    return [(tuple(w), combine_window(values, criteria, spec.method, factor=factor, reason=reason))
+            for (_, values, reason, factor), w in zip(done, windows, strict=True)]
+
+
+def combines_by_window(spec) -> bool:
+    """Whether every transform of ``spec`` is known per cell (mean/std-based ones need the
+    whole criterion raster first): then workers combine their windows themselves and ship
+    one band instead of one per criterion."""
+    return all(c.transform.kind not in ("ms_small", "ms_large")
+               or (c.transform.params.get("mean") is not None and c.transform.params.get("std") is not None)
+               for c in spec.criteria)
 
 
 def target_surface(store: LayerStore, target: SurfaceTarget, out_dir, *, spec=None, client=None, location=None,
@@ -183,30 +200,31 @@ def target_surface(store: LayerStore, target: SurfaceTarget, out_dir, *, spec=No
     """``(origin or None, SurfaceResult)``: the surface of ``target`` written under ``out_dir``,
     its windows evaluated here or, with a Dask ``client``, in blocks of ``windows_per_task`` on
     the cluster's workers (which open the store at ``location``, default this store's); by
-    default about four blocks per worker, so that a slow block does not hold up the end."""
-    from workflows.cluster import run_partitions, store_location
+    default about four blocks per worker, so that a slow block does not hold up the end.
+
+    On a cluster the workers also combine their windows (:func:`combines_by_window`): only
+    ``surface.tif`` is written then, and the result lists no criterion rasters."""
+    from workflows.cluster import store_location
 
     location = location or store_location(store)
     spec = _target_spec(store, target, spec)
-    prepared = None if client is not None else _prepared(location, target, spec)
-    grid = prepared.grid if prepared is not None else _driver_grid(store, target, spec)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    windows = [(int(w.col_off), int(w.row_off), int(w.width), int(w.height)) for w in grid.windows(tile)]
-    bar = progress(2 * grid.width * grid.height) if progress is not None else None
+    if client is None:
+        prepared = _prepared(location, target, spec)
+        blocks, grid = evaluate_windows(prepared, prepared.grid.windows(tile)), prepared.grid
+    else:
+        grid = _driver_grid(store, target, spec)
+        blocks = _cluster_blocks(client, location, target, spec, grid, tile, windows_per_task)
+    combined = client is not None and combines_by_window(spec)
+    bar = progress((1 if combined else 2) * grid.width * grid.height) if progress is not None else None
     try:
-        if client is None:
-            blocks = evaluate_windows(prepared, [Window(*w) for w in windows])
+        if combined:
+            path = write_surface(blocks, out_dir / "surface.tif", grid.profile(), progress=bar)
+            surface = SurfaceResult(grid, path, [], "", "", spec, {c.name: c.label_zh or c.name for c in spec.criteria})
         else:
-            per_task = windows_per_task or max(1, math.ceil(len(windows) / (4 * len(client.scheduler_info()["workers"]))))
-            parts = {f"windows {i}–{min(i + per_task, len(windows)) - 1}":
-                     (location, target, spec, windows[i:i + per_task])
-                     for i in range(0, len(windows), per_task)}
-            blocks = ((Window(*w), *rest) for _, done in run_partitions(client, surface_windows_task, parts,
-                                                                         desc="suitability")
-                      for w, *rest in done)
-        built, reason_path, factor_path = write_criteria(grid, spec, out_dir, blocks, bar)
-        surface = finish_surface(grid, spec, built, reason_path, factor_path, out_dir, bar)
+            built, reason_path, factor_path = write_criteria(grid, spec, out_dir, blocks, bar)
+            surface = finish_surface(grid, spec, built, reason_path, factor_path, out_dir, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -214,6 +232,22 @@ def target_surface(store: LayerStore, target: SurfaceTarget, out_dir, *, spec=No
     if target.kind == "area":
         origin = resolve_area(store.read_cached(store.find_kind("renewal_areas")), target.key)
     return origin, surface
+
+
+def _cluster_blocks(client, location, target, spec, grid: Grid, tile: int, windows_per_task: int | None):
+    """The windows' blocks as the workers finish them: ``(window, surface)`` when they combine,
+    else ``(window, values, reason, factor)``."""
+    from workflows.cluster import run_partitions
+
+    windows = [(int(w.col_off), int(w.row_off), int(w.width), int(w.height)) for w in grid.windows(tile)]
+    per_task = windows_per_task or max(1, math.ceil(len(windows) / (4 * len(client.scheduler_info()["workers"]))))
+    combine = combines_by_window(spec)
+    parts = {f"windows {i}–{min(i + per_task, len(windows)) - 1}": (location, target, spec, windows[i:i + per_task],
+                                                                   combine)
+             for i in range(0, len(windows), per_task)}
+    for _, done in run_partitions(client, surface_windows_task, parts, desc="suitability"):
+        for w, *rest in done:
+            yield (Window(*w), *rest)
 
 
 def _driver_grid(store: LayerStore, target: SurfaceTarget, spec) -> Grid:

@@ -89,6 +89,33 @@ def _normalized(weights: list[float], method: str, n: int) -> np.ndarray:
     return w / w.sum()
 
 
+def combine_window(values: list[np.ndarray], criteria: list[Criterion], method: str = "weighted_sum", *,
+                   factor: np.ndarray | None = None, reason: np.ndarray | None = None,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """The surface of one window from its raw float32 criterion values (transformed in place:
+    they are consumed), the penalty ``factor`` and the exclusion ``reason`` (non-zero → NaN).
+    The one arithmetic of :func:`combine_rasters` and of a cluster's workers, so both give
+    the same bits."""
+    weights = [c.weight for c in criteria]
+    summed = method == "weighted_sum"
+    scales = [float(w) for w in _normalized(weights, method, len(criteria))]
+    # A weighted sum takes each weight inside the transform and only adds here.
+    values = [apply_transform(raw, c.transform, out=raw, scale=w if summed else 1.0)
+              for raw, c, w in zip(values, criteria, scales, strict=True)]
+    out = np.empty(values[0].shape, np.float32) if out is None else out
+    if summed:
+        np.copyto(out, values[0])
+        for v in values[1:]:
+            out += v
+    else:
+        combine_arrays(values, weights, method, out=out)
+    if factor is not None:
+        out *= factor
+    if reason is not None and reason.any():  # most windows exclude nothing
+        np.copyto(out, np.float32(np.nan), where=reason > 0)
+    return out
+
+
 def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weighted_sum", reason_path=None,
                     factor_path=None, tile: int = 512, overviews: bool = True, compress: str | None = "ZSTD",
                     workers: int = 2, progress=None) -> str:
@@ -121,8 +148,6 @@ def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weigh
             if (s.width, s.height, s.transform) != (width, height, transform):
                 raise InputError(f"{p} is not on the grid of {paths[0]}; build criteria on one grid")
     criteria = [with_statistics(c) for c in criteria]
-    profile = _output_profile(profile)
-    copy_options = _compression(compress)
     factors = overview_factors(width, height) if overviews else []
     in_pass = bool(factors) and width % factors[-1] == 0 and height % factors[-1] == 0
     pyramid = OverviewPyramid(width, height, factors if in_pass else [])
@@ -131,19 +156,41 @@ def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weigh
     n_windows = -(-width // tile) * -(-height // tile)
     job = _WindowJob(criteria, weights, method, reason_path, factor_path, tile, pyramid,
                      slots=min(2 * max(1, workers) + 1 + _AHEAD, n_windows + 1))
+    try:
+        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=256), \
+                ThreadPoolExecutor(max(1, workers)) as pool:
+            # Windows are submitted first, so the workers compute while the writer creates the file.
+            results = job.in_order(pool, windows(width, height, tile))
+            return write_surface(results, out_path, profile, overviews=overviews, compress=compress,
+                                 progress=progress, pyramid=pyramid)
+    finally:
+        job.close()
+
+
+def write_surface(blocks, out_path, profile: dict, *, overviews: bool = True, compress: str | None = "ZSTD",
+                  progress=None, pyramid: OverviewPyramid | None = None) -> str:
+    """Write ``(window, values)`` blocks of a surface (any order; windows aligned to 16
+    cells) to ``out_path`` as :func:`combine_rasters` does: float32, NaN NoData, average
+    overviews, compressed copy. ``pyramid``: the overview pyramid the blocks were already
+    added to (else they are added here)."""
+    width, height = profile["width"], profile["height"]
+    profile = _output_profile(profile)
+    copy_options = _compression(compress)
+    factors = overview_factors(width, height) if overviews else []
+    in_pass = bool(factors) and width % factors[-1] == 0 and height % factors[-1] == 0
+    add_here = pyramid is None
+    pyramid = pyramid or OverviewPyramid(width, height, factors if in_pass else [])
     tmp = f"{out_path}.part"
     raw = f"{out_path}.raw.part" if copy_options else tmp
     try:
         # A bounded block cache: GDAL's default (5% of RAM) would hold ~1 GB of read tiles
         # that are never read again.
-        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=256), \
-                ThreadPoolExecutor(max(1, workers)) as pool:
-            # Windows are submitted first, so the workers compute while this thread creates
-            # the file.
-            results = job.in_order(pool, windows(width, height, tile))
+        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=256):
             dst = open_with_overview_levels(raw, profile, factors) if in_pass else rasterio.open(raw, "w", **profile)
             with dst:
-                for done_window, out in results:
+                for done_window, out in blocks:
+                    if add_here:
+                        pyramid.add(done_window, out)
                     dst.write(out, 1, window=done_window)
                     if progress is not None:
                         progress.update(done_window.width * done_window.height)
@@ -160,7 +207,6 @@ def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weigh
                 rasterio.shutil.copy(raw, tmp, driver="GTiff", COPY_SRC_OVERVIEWS="YES", **copy_options)
         os.replace(tmp, out_path)
     finally:
-        job.close()
         for leftover in {tmp, raw}:
             if os.path.exists(leftover):
                 os.remove(leftover)
@@ -183,7 +229,6 @@ class _WindowJob:
 
     def __init__(self, criteria, weights, method, reason_path, factor_path, tile, pyramid, slots):
         self.criteria, self.weights, self.method = criteria, weights, method
-        self.scales = [float(w) for w in _normalized(weights, method, len(criteria))]
         self.paths = [c.path for c in criteria]
         self.reason_path, self.factor_path, self.tile = reason_path, factor_path, tile
         self.slots = np.empty((slots, tile * tile), np.float32)
@@ -199,6 +244,7 @@ class _WindowJob:
             local.factor = WindowReader(self.factor_path, self.tile) if self.factor_path else None
             local.raw = [np.empty(self.tile * self.tile, np.float32) for _ in self.paths]
             local.reason_raw = np.empty(self.tile * self.tile, np.uint8)
+            local.factor_raw = np.empty(self.tile * self.tile, np.float32)
             self.opened.extend([*local.srcs, local.reason, local.factor])
         return local
 
@@ -207,25 +253,11 @@ class _WindowJob:
         shape = (window.height, window.width)
         n = window.height * window.width
         out = self.slots[slot, :n].reshape(shape)
-        summed = self.method == "weighted_sum"
-        values = []
-        for src, c, w, buf in zip(local.srcs, self.criteria, self.scales, local.raw, strict=True):
-            raw = src.read(window, buf[:n].reshape(shape))  # GDAL converts any other dtype
-            # A weighted sum takes each weight inside the transform and only adds here.
-            values.append(apply_transform(raw, c.transform, out=raw, scale=w if summed else 1.0))
-        if summed:
-            np.copyto(out, values[0])
-            for v in values[1:]:
-                out += v
-        else:
-            combine_arrays(values, self.weights, self.method, out=out)
-        if local.factor is not None:
-            # The first criterion's buffer is free again: its values are in ``out`` now.
-            out *= local.factor.read(window, local.raw[0][:n].reshape(shape))
-        if local.reason is not None:
-            reason = local.reason.read(window, local.reason_raw[:n].reshape(shape))
-            if reason.any():  # most windows exclude nothing
-                np.copyto(out, np.float32(np.nan), where=reason > 0)
+        # GDAL converts any other dtype to float32 as it reads.
+        values = [src.read(window, buf[:n].reshape(shape)) for src, buf in zip(local.srcs, local.raw, strict=True)]
+        factor = local.factor.read(window, local.factor_raw[:n].reshape(shape)) if local.factor else None
+        reason = local.reason.read(window, local.reason_raw[:n].reshape(shape)) if local.reason else None
+        combine_window(values, self.criteria, self.method, factor=factor, reason=reason, out=out)
         self.pyramid.add(window, out)
         return out
 
