@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -87,5 +88,15 @@ def iso_date(text: str):
 def add_dask_options(parser, help_text: str) -> None:
     """``--dask ADDRESS|local`` and ``--dask-workers N`` on a batch command."""
     parser.add_argument("--dask", metavar="ADDRESS", help=f"a Dask scheduler (tcp://host:8786) or 'local': {help_text}")
-    parser.add_argument("--dask-workers", type=int, metavar="N",
+    parser.add_argument("--dask-workers", type=_workers, metavar="N",
                         help="with --dask local: worker processes (default: one per core)")
+
+
+def _workers(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 256:
+        raise argparse.ArgumentTypeError(f"expects a number of worker processes from 1 to 256, got {text!r}")
+    return n

@@ -166,3 +166,11 @@ def test_a_city_region_covers_all_its_districts(province, tmp_path):
     x0, y0, x1, y1 = city.total_bounds
     res = surface.grid.resolution
     assert w <= x0 < w + res and n - res < y1 <= n and e >= x1 and s <= y0
+
+
+def test_cli_refuses_a_bad_worker_count(province, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "renewal_cli.main", "--store", str(province.path), "suitability",
+                           "--region", "合成01市", "-o", str(tmp_path / "x.tif"), "--dask", "local",
+                           "--dask-workers", "0"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--dask-workers: expects a number of worker processes from 1 to 256" in done.stderr
+    assert not (tmp_path / "x.tif").exists()
