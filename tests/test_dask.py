@@ -12,7 +12,7 @@ import rasterio
 
 from gis.services import nearest_services
 from layers.sample import build_province_store
-from workflows.batch import _roads_crs, batch_partitions, services_batch
+from workflows.batch import batch_partitions, services_batch, store_plane
 from workflows.cluster import ClusterError, PartitionError, dask_client, run_partitions
 from workflows.inputs import analysis_inputs
 from workflows.regions import SurfaceTarget, target_surface
@@ -53,7 +53,7 @@ def test_province_partitions_settle_on_their_own(province, caplog):
 
 def test_tasks_carry_the_store_location_not_layers(province):
     areas = province.read_cached(province.find_kind("renewal_areas"))
-    parts = batch_partitions(province, areas, _roads_crs(province, None), analysis_inputs(province).standards,
+    parts = batch_partitions(province, areas, store_plane(province), analysis_inputs(province).standards,
                              str(province.path))
     assert list(parts) == ["合成01市", "合成02市", "合成03市"]  # one task per city: its counties share streets
     assert all(len(pickle.dumps(args)) < 20_000 for args in parts.values())

@@ -628,3 +628,15 @@ def test_unreachable_database_is_a_clear_error(unreachable_cli):
     err = unreachable_cli["stderr"]
     assert "cannot connect" in err and "127.0.0.1" in err
     assert "Traceback" not in err
+
+
+def test_bounds_come_from_the_index_and_hold_every_feature(sample):
+    for kind in ("roads", "renewal_areas", "services"):
+        name = sample.find_kind(kind)
+        exact = sample.read(name).total_bounds
+        got = np.array(sample.bounds(name))
+        # Index boxes are float32 rounded outward: they hold the features and are off by ~1 m at most.
+        assert (got[:2] <= exact[:2]).all() and (got[2:] >= exact[2:]).all()
+        np.testing.assert_allclose(got, exact, atol=2e-5)
+    with pytest.raises(InputError):
+        sample.bounds("targets")

@@ -16,7 +16,7 @@ equals the serial report.
 
 from __future__ import annotations
 
-__all__ = ["SAFE_M", "services_partition", "services_batch", "partition_areas", "batch_partitions", "lonlat_box"]
+__all__ = ["SAFE_M", "services_partition", "services_batch", "partition_areas", "batch_partitions", "lonlat_box", "store_plane"]
 
 import logging
 
@@ -27,7 +27,8 @@ import shapely
 from pyproj import CRS
 from scipy.spatial import cKDTree
 
-from gis.crs import CGCS2000, metric_crs
+from gis.crs import CGCS2000, gk_epsg
+from gis.errors import InputError
 from gis.network import build_network
 from gis.services import REPORT_COLUMNS, nearest_services
 from gis.standards import Standard, default_standards
@@ -117,9 +118,7 @@ def services_batch(store: LayerStore, *, standards: dict[str, Standard] | None =
     serial :func:`nearest_services` call."""
     inputs_areas = store.read_cached(store.find_kind("renewal_areas"))
     standards = standards or default_standards()
-    crs = metric_crs(inputs_areas)
-    if store.has_kind("roads"):
-        crs = _roads_crs(store, crs)
+    crs = store_plane(store)
     location = location or _location(store)
     frames, todo = [], inputs_areas
     for safe_m in (SAFE_M, 2 * SAFE_M):
@@ -164,10 +163,18 @@ def batch_partitions(store: LayerStore, areas: gpd.GeoDataFrame, crs: CRS, stand
             for name, ids in partition_areas(areas, districts).items()}
 
 
-def _roads_crs(store: LayerStore, fallback: CRS) -> CRS:
-    """The metric CRS the serial analyses use: the Gauss–Krüger zone of the roads layer."""
-    roads = store.read_cached(store.find_kind("roads"))
-    return metric_crs(roads) if len(roads) else fallback
+def store_plane(store: LayerStore) -> CRS:
+    """The Gauss–Krüger plane every analysis of this store measures on: the zone of the roads
+    layer's centre (as :func:`gis.network.build_network` picks it), else of the areas'; from
+    the layer's extent in the store's index, without reading the layer. (An R-tree keeps
+    float32 boxes rounded outward: the zone could only differ from the whole layer's if its
+    centre lay within a metre of a zone's edge.)"""
+    for kind in ("roads", "renewal_areas"):
+        if store.has_kind(kind):
+            bounds = store.bounds(store.find_kind(kind))
+            if bounds is not None:
+                return CRS.from_epsg(gk_epsg((bounds[0] + bounds[2]) / 2.0))
+    raise InputError("the store has neither roads nor renewal areas to measure on")
 
 
 def _in_serial_order(frames: list[pd.DataFrame], areas: gpd.GeoDataFrame) -> pd.DataFrame:

@@ -38,7 +38,7 @@ from gis.suitability.surface import (
     write_criteria,
 )
 from layers.store import LayerStore, layer_versions, open_store
-from workflows.batch import SAFE_M, lonlat_box
+from workflows.batch import SAFE_M, lonlat_box, store_plane
 from workflows.inputs import analysis_inputs, layers_by_kind, resolve_area
 from workflows.sites import surface_spec
 
@@ -155,7 +155,7 @@ def _prepare(store: LayerStore, layers: dict[str, str], target: SurfaceTarget, s
         constraints = store.read(layers["constraints"]) if "constraints" in layers else None
         return prepare_criteria(spec, grid, stack, area=origin.to_crs(crs), services=inputs.services, roads=roads,
                                 network=inputs.network, constraints=constraints, dem=dem)
-    _, outline, grid = _target_grid(store, target, spec, _plane(store))
+    _, outline, grid = _target_grid(store, target, spec, store_plane(store))
     box = lonlat_box(gpd.GeoDataFrame(geometry=[shapely.box(*grid.bounds)], crs=grid.crs), grid.crs, 2 * SAFE_M)
 
     def near(kind: str):
@@ -165,12 +165,6 @@ def _prepare(store: LayerStore, layers: dict[str, str], target: SurfaceTarget, s
     network = build_network(roads, crs=grid.crs) if roads is not None and len(roads) else None
     return prepare_criteria(spec, grid, stack, services=near("services"), roads=roads, network=network,
                             constraints=near("constraints"), dem=dem, outline=outline)
-
-
-def _plane(store: LayerStore):
-    """The roads' Gauss–Krüger zone, as every analysis of this store measures on."""
-    kind = "roads" if store.has_kind("roads") else "renewal_areas"
-    return metric_crs(store.read_cached(store.find_kind(kind)))
 
 
 def surface_windows_task(location: str, target: SurfaceTarget, spec, windows: list[tuple[int, int, int, int]],
@@ -252,4 +246,4 @@ def _cluster_blocks(client, location, target, spec, grid: Grid, tile: int, windo
 
 def _driver_grid(store: LayerStore, target: SurfaceTarget, spec) -> Grid:
     """The grid, without preparing the criteria here (the workers do)."""
-    return _target_grid(store, target, spec, _plane(store))[2]
+    return _target_grid(store, target, spec, store_plane(store))[2]

@@ -194,6 +194,13 @@ class LayerStore(ABC):
             return frame
         return _FRAMES.get((self.uri, name, self.version(name)), build)
 
+    def bounds(self, name: str) -> tuple[float, float, float, float] | None:
+        """The extent (storage CRS: CGCS2000 degrees) of vector layer ``name``, None when empty:
+        what a batch needs to pick the Gauss–Krüger zone without reading the layer. This
+        default reads the cached layer; backends answer from their spatial index."""
+        frame = self.read_cached(name)
+        return tuple(float(v) for v in frame.total_bounds) if len(frame) else None
+
     def query(self, name: str, *, bbox=None, filters: dict[str, str] | None = None, ids=None,
               limit: int | None = None, offset: int = 0, cql=None) -> tuple[gpd.GeoDataFrame, int]:
         """``(page, number matched)``: the features of ``name`` intersecting ``bbox`` (storage

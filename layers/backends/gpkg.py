@@ -131,6 +131,17 @@ class GeoPackageStore(LayerStore):
         known = ", ".join(i.name for i in layers) or "none"
         raise NotFoundError(f"no layer {name!r} in the store; stored layers: {known}")
 
+    def bounds(self, name: str):
+        """From the layer's R-tree (kept exact by its triggers on every edit), not its rows."""
+        self.vector_info(name)
+        with self._sqlite() as con:
+            geom_col = sql.geometry_column(con, name)[0]
+            rtree = f"rtree_{name}_{geom_col}"
+            if not sql.has_table(con, rtree):
+                return super().bounds(name)
+            row = con.execute(f'SELECT min(minx), min(miny), max(maxx), max(maxy) FROM "{rtree}"').fetchone()
+        return None if row[0] is None else tuple(float(v) for v in row)
+
     def read(self, name: str, *, bbox=None, columns=None):
         info = self.info(name)
         if info.geometry_type == "raster":

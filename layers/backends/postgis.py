@@ -165,6 +165,15 @@ class PostGISStore(LayerStore):
                     (sql.Identifier(name).as_string(cur),))
         return [(n, t) for n, t in cur.fetchall() if n not in ("fid", q.GEOM, "_rev")]
 
+    def bounds(self, name: str):
+        self.vector_info(name)
+        with self._read() as cur:
+            cur.execute(sql.SQL("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                                "(SELECT ST_Extent({}) AS e FROM {}) AS x").format(sql.Identifier(q.GEOM),
+                                                                                sql.Identifier(name)))
+            row = cur.fetchone()
+        return None if row is None or row[0] is None else tuple(float(v) for v in row)
+
     def read(self, name: str, *, bbox=None, columns=None):
         info = self.info(name)
         if info.geometry_type == "raster":
