@@ -30,12 +30,10 @@ from gis.network import (
     nearest_within_network,
     pairs_within,
 )
+from gis.services_rank import EPS_M, gap_lines, merge_ranks, partial_rank, repeated, tiled
 from gis.standards import CIRCLES_M, Standard, default_standards
 
 log = logging.getLogger(__name__)
-_EPS_M = 1e-6
-_MM_BITS = 31
-_MM_MAX = (1 << _MM_BITS) - 1  # distances are sorted in whole millimetres, up to 2,147 km
 
 
 def _straight_pairs(tree, org_geoms, svc_geoms, origins: np.ndarray, radius: float):
@@ -191,7 +189,7 @@ def nearest_services(
         else (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
 
     size = n_o * n_c
-    partials = [_partial_rank(so, sf, sd, cat_code, n_c, size)]
+    partials = [partial_rank(so, sf, sd, cat_code, n_c, size)]
     if network is not None and len(svc):
         point_like = len(ap_group) == n_o and bool((ap_group == np.arange(n_o)).all())
         on_inside = ~off_network[inside_o]
@@ -205,10 +203,10 @@ def nearest_services(
             if mine.any() or not point_like:
                 o, af, ad = _reduce_min(np.concatenate([o, inside_o[mine]]), np.concatenate([af, inside_f[mine]]),
                                         np.concatenate([ad, np.zeros(int(mine.sum()))]))
-            return _partial_rank(o, af, ad, cat_code, n_c, size)
+            return partial_rank(o, af, ad, cat_code, n_c, size)
 
         partials += pairs_within(network, ap_snap, svc_snap, search_m, reduce=reduce)
-    ranked_f, ranked_d, counts = _merge_ranks(partials, n_c, size)
+    ranked_f, ranked_d, counts = merge_ranks(partials, n_c, size)
 
     # The nearest facility at any distance (network: one min_only Dijkstra per category).
     nearest_f = np.full(size, -1, dtype=np.int64)
@@ -275,16 +273,16 @@ def nearest_services(
     std_k, req_k = np.tile(std, n_o), np.tile(req, n_o)
     dist_for_standard = nearest_d if basis == "network" else straight_m
     dist_for_standard = np.where(np.repeat(off_network, n_c), straight_m, dist_for_standard)
-    meets = np.where(req_k, np.nan_to_num(dist_for_standard, nan=np.inf) <= np.nan_to_num(std_k, nan=-1) + _EPS_M, True)
+    meets = np.where(req_k, np.nan_to_num(dist_for_standard, nan=np.inf) <= np.nan_to_num(std_k, nan=-1) + EPS_M, True)
     origin_ids = org["id"].to_numpy() if "id" in org.columns else org.index.to_numpy()
     origin_names = org["name"].astype(str).to_numpy() if "name" in org.columns else origin_ids.astype(str)
     report = pd.DataFrame({
         "origin_id": origin_ids[origin_of_key],
         # Repeating labels as categoricals built from codes: a city-wide report has
         # n_origins × n_categories rows, and factorizing them as strings took a second.
-        "origin_name": _repeated(origin_names, n_c),
-        "category": _tiled(cats, n_o),
-        "category_zh": _tiled([standards[c].label_zh for c in cats], n_o),
+        "origin_name": repeated(origin_names, n_c),
+        "category": tiled(cats, n_o),
+        "category_zh": tiled([standards[c].label_zh for c in cats], n_o),
         "nearest_name": pick(names, shown_f),
         "nearest_id": pick(ids, shown_f),
         "straight_m": np.round(straight_m, 1),
@@ -299,108 +297,12 @@ def nearest_services(
         "standard_m": std_k,
         "required": req_k,
         "meets_standard": meets.astype(bool),
-        "basis": _repeated(np.where(off_network, "straight (off network)", basis), n_c),
+        "basis": repeated(np.where(off_network, "straight (off network)", basis), n_c),
     })
-    report["gap_zh"], report["gap_en"] = _gap_lines(np.tile(np.arange(n_c), n_o), cats, report.meets_standard.to_numpy(),
+    report["gap_zh"], report["gap_en"] = gap_lines(np.tile(np.arange(n_c), n_o), cats, report.meets_standard.to_numpy(),
                                                     report.required.to_numpy(), report.reachable.to_numpy(), standards)
     return report[REPORT_COLUMNS]
 
-
-def _repeated(per_origin: np.ndarray, n_c: int) -> pd.Categorical:
-    """Each origin's label repeated for its ``n_c`` rows."""
-    codes, labels = pd.factorize(np.asarray(per_origin, dtype=object))
-    return pd.Categorical.from_codes(np.repeat(codes, n_c), labels.astype(object))
-
-
-def _tiled(per_category: list, n_o: int) -> pd.Categorical:
-    """The categories' labels, once per origin."""
-    codes, labels = pd.factorize(np.asarray(per_category, dtype=object))
-    return pd.Categorical.from_codes(np.tile(codes, n_o), labels.astype(object))
-
-
-
-def _partial_rank(o: np.ndarray, f: np.ndarray, d: np.ndarray, cat_code: np.ndarray, n_c: int, size: int):
-    """From (origin, facility, metres) pairs — each (origin, facility) once —: the counts per
-    (origin, category) key and ring ((size, 4): within 300, 500, 1000 m, beyond) and the
-    three nearest of each key as (key, facility, metres).
-
-    Counts come from one ``bincount``. Only pairs within the smallest circle holding three
-    facilities of their key can be among its three nearest, so only those are sorted —
-    about a quarter of the pairs at city densities.
-    """
-    key = o.astype(np.int64)
-    key *= n_c
-    key += cat_code[f]
-    # A micrometre of tolerance: a facility at exactly 500.0 m must count within 500 m.
-    radii = np.array(CIRCLES_M, dtype=float) + _EPS_M
-    ring = np.searchsorted(radii, d).astype(np.int64)
-    ring += key * (len(radii) + 1)
-    per_ring = np.bincount(ring, minlength=size * (len(radii) + 1)).reshape(size, len(radii) + 1)
-    del ring
-    within = np.cumsum(per_ring, axis=1)
-    reach = np.full(size, np.inf)
-    for i in reversed(range(len(radii))):
-        reach[within[:, i] >= 3] = radii[i]
-    keep = d <= reach[key]
-    return per_ring, _top3(key[keep], f[keep], d[keep])
-
-
-def _top3(key: np.ndarray, f: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The three nearest (key, facility, metres) of each key, ordered by key then distance."""
-    # One int64 sort key: (origin, category) high, distance in millimetres low.
-    composite = key << _MM_BITS
-    composite += np.minimum(np.round(d * 1000.0), _MM_MAX).astype(np.int64)
-    order = np.argsort(composite)
-    # Equal keys and millimetres: the lower facility index (= id order) first, so that any
-    # partition of the facilities ranks ties alike.
-    ranked = composite[order]
-    tied = np.flatnonzero(ranked[1:] == ranked[:-1])
-    del ranked
-    if len(tied):
-        at = np.unique(np.concatenate([tied, tied + 1]))
-        order[at] = order[at][np.lexsort((f[order[at]], composite[order[at]]))]
-    del composite
-    key, f, d = key[order], f[order], d[order]
-    start = np.ones(len(key), bool)
-    start[1:] = key[1:] != key[:-1]
-    rank = np.arange(len(key)) - np.maximum.accumulate(np.where(start, np.arange(len(key)), 0))
-    top = rank < 3
-    return key[top], f[top], d[top]
-
-
-def _merge_ranks(partials: list, n_c: int, size: int) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
-    """Ranked facilities ((3, size) indices and metres) and the counts per circle from the
-    partial results of :func:`_partial_rank` (partitions never share an (origin, facility))."""
-    per_ring = sum(p[0] for p in partials)
-    within = np.cumsum(per_ring, axis=1)
-    counts = {r: within[:, i] for i, r in enumerate(CIRCLES_M)}
-    key, f, d = _top3(*(np.concatenate([p[1][i] for p in partials]) for i in range(3)))
-    start = np.ones(len(key), bool)
-    start[1:] = key[1:] != key[:-1]
-    rank = np.arange(len(key)) - np.maximum.accumulate(np.where(start, np.arange(len(key)), 0))
-    ranked_f = np.full((3, size), -1, dtype=np.int64)
-    ranked_d = np.full((3, size), np.nan)
-    for r in range(3):
-        sel = rank == r
-        ranked_f[r, key[sel]] = f[sel]
-        ranked_d[r, key[sel]] = d[sel]
-    return ranked_f, ranked_d, counts
-
-def _gap_lines(code: np.ndarray, cats: list[str], meets: np.ndarray, required: np.ndarray,
-               reachable: np.ndarray, standards: dict[str, Standard]) -> tuple[pd.Categorical, pd.Categorical]:
-    # A gap line depends only on the category and on reachability: each is built once and
-    # the rows get codes into them (-1, no line, where the standard is met).
-    label = [standards[c] for c in cats]
-    zh = [f"{s.standard_m or 0:g} m 内无{s.label_zh}" for s in label] + [f"步行不可达{s.label_zh}" for s in label]
-    en = [f"no {s.label_en} within {s.standard_m or 0:g} m" for s in label] + \
-        [f"no {s.label_en} reachable on foot" for s in label]
-    line = np.where(~meets & required, np.where(reachable, code, code + len(cats)), -1)
-    return _lines(line, zh), _lines(line, en)
-
-
-def _lines(line: np.ndarray, texts: list[str]) -> pd.Categorical:
-    codes, labels = pd.factorize(np.asarray(texts, dtype=object))  # two categories may share a text
-    return pd.Categorical.from_codes(np.where(line >= 0, codes[np.maximum(line, 0)], -1), labels.astype(object))
 
 def area_summary(report: pd.DataFrame) -> pd.DataFrame:
     """Per origin: categories met / required, coverage score (0–1) and the gap lines."""
