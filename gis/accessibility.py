@@ -218,7 +218,7 @@ def _pairs_to_supply(geoms, s_geoms, network, catchment_m: float, spacing: float
     import shapely
 
     from gis.access import access_points
-    from gis.network import pairs_within
+    from gis.network_pairs import pairs_within
 
     if network is not None:
         xy, group = access_points(geoms, spacing, network)

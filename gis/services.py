@@ -28,8 +28,8 @@ from gis.network import (
     build_network,
     min_per_key,
     nearest_within_network,
-    pairs_within,
 )
+from gis.network_pairs import pairs_within
 from gis.services_rank import EPS_M, gap_lines, merge_ranks, partial_rank, repeated, tiled
 from gis.standards import CIRCLES_M, Standard, default_standards
 

@@ -9,7 +9,8 @@ import shapely
 from gis.accessibility import gaussian_decay, two_step_fca
 from gis.errors import InputError
 from gis.isochrones import walking_isochrones
-from gis.network import build_network, nearest_within_network, pairs_within
+from gis.network import build_network, nearest_within_network
+from gis.network_pairs import pairs_within
 from gis.services import area_summary, nearest_services, share_within_standard
 from gis.standards import default_standards, load_standards
 from tests.helpers.reference import lines_of, reference_distances
