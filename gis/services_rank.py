@@ -51,15 +51,17 @@ def partial_rank(o: np.ndarray, f: np.ndarray, d: np.ndarray, cat_code: np.ndarr
     for i in reversed(range(len(radii))):
         reach[within[:, i] >= 3] = radii[i]
     keep = d <= reach[key]
-    return per_ring, _top3(key[keep], f[keep], d[keep])
+    return per_ring, _top3(key[keep], f[keep], d[keep])[:3]
 
 
-def _top3(key: np.ndarray, f: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The three nearest (key, facility, metres) of each key, ordered by key then distance."""
+def _top3(key: np.ndarray, f: np.ndarray, d: np.ndarray, runs: bool = False):
+    """The three nearest (key, facility, metres, rank) of each key, ordered by key then
+    distance. ``runs``: the input is a few runs already in that order (the partitions'
+    answers), which a stable sort (timsort) merges in linear time."""
     # One int64 sort key: (origin, category) high, distance in millimetres low.
     composite = key << _MM_BITS
     composite += np.minimum(np.round(d * 1000.0), _MM_MAX).astype(np.int64)
-    order = np.argsort(composite)
+    order = np.argsort(composite, kind="stable" if runs else None)
     # Equal keys and millimetres: the lower facility index (= id order) first, so that any
     # partition of the facilities ranks ties alike.
     ranked = composite[order]
@@ -74,7 +76,7 @@ def _top3(key: np.ndarray, f: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np
     start[1:] = key[1:] != key[:-1]
     rank = np.arange(len(key)) - np.maximum.accumulate(np.where(start, np.arange(len(key)), 0))
     top = rank < 3
-    return key[top], f[top], d[top]
+    return key[top], f[top], d[top], rank[top]
 
 
 def merge_ranks(partials: list, n_c: int, size: int) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
@@ -83,10 +85,7 @@ def merge_ranks(partials: list, n_c: int, size: int) -> tuple[np.ndarray, np.nda
     per_ring = sum(p[0] for p in partials)
     within = np.cumsum(per_ring, axis=1)
     counts = {r: within[:, i] for i, r in enumerate(CIRCLES_M)}
-    key, f, d = _top3(*(np.concatenate([p[1][i] for p in partials]) for i in range(3)))
-    start = np.ones(len(key), bool)
-    start[1:] = key[1:] != key[:-1]
-    rank = np.arange(len(key)) - np.maximum.accumulate(np.where(start, np.arange(len(key)), 0))
+    key, f, d, rank = _top3(*(np.concatenate([p[1][i] for p in partials]) for i in range(3)), runs=True)
     ranked_f = np.full((3, size), -1, dtype=np.int64)
     ranked_d = np.full((3, size), np.nan)
     for r in range(3):
@@ -94,6 +93,7 @@ def merge_ranks(partials: list, n_c: int, size: int) -> tuple[np.ndarray, np.nda
         ranked_f[r, key[sel]] = f[sel]
         ranked_d[r, key[sel]] = d[sel]
     return ranked_f, ranked_d, counts
+
 
 def gap_lines(code: np.ndarray, cats: list[str], meets: np.ndarray, required: np.ndarray,
                reachable: np.ndarray, standards: dict[str, Standard]) -> tuple[pd.Categorical, pd.Categorical]:
