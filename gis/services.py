@@ -13,6 +13,7 @@ __all__ = ["nearest_services", "area_summary", "share_within_standard", "lines_t
            "REPORT_COLUMNS"]
 
 import logging
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -137,6 +138,54 @@ def nearest_services(
         NaN and ``reachable`` False where no facility can be walked to (another network
         component), never a sentinel number.
     """
+    job = _setup(origins, services, roads, network, standards, categories)
+    if job is None:
+        return pd.DataFrame(columns=REPORT_COLUMNS)
+    _access(job, spacing, max_snap_m)
+    ranked_f, ranked_d, counts = _ranked(job, max(float(search_m), max(CIRCLES_M)))
+    nearest_f, nearest_d = _nearest_any(job, ranked_f, ranked_d)
+    return _assemble(job, ranked_f, ranked_d, counts, nearest_f, nearest_d)
+
+
+@dataclass
+class _Job:
+    """What every step of :func:`nearest_services` shares: the frames on the metric plane,
+    facility categories as codes, and (after :func:`_access`) the snapped access points."""
+
+    org: gpd.GeoDataFrame
+    svc: gpd.GeoDataFrame
+    cats: list[str]
+    standards: dict[str, Standard]
+    network: WalkNetwork | None
+    cat_code: np.ndarray = None
+    inside_o: np.ndarray = None
+    inside_f: np.ndarray = None
+    tree: shapely.STRtree = None
+    ap_group: np.ndarray = None
+    ap_snap: object = None
+    svc_snap: object = None
+    off_network: np.ndarray = None
+
+    @property
+    def n_o(self) -> int:
+        return len(self.org)
+
+    @property
+    def n_c(self) -> int:
+        return len(self.cats)
+
+    @property
+    def size(self) -> int:
+        return self.n_o * self.n_c
+
+    @property
+    def basis(self) -> str:
+        return "network" if self.network is not None else "straight"
+
+
+def _setup(origins, services, roads, network, standards, categories) -> _Job | None:
+    """Checked inputs on the metric plane (None: no origins); facilities in id order, so that
+    ties rank by id whatever subset of them is given."""
     _check_frame(origins, "origins")
     _check_frame(services, "services")
     for col in ("name", "category"):
@@ -148,85 +197,90 @@ def nearest_services(
     if unknown:
         raise InputError(f"unknown categories {unknown}; known: {', '.join(standards)}")
     if len(origins) == 0:
-        return pd.DataFrame(columns=REPORT_COLUMNS)
-    search_m = max(float(search_m), max(CIRCLES_M))
+        return None
     if network is None and roads is not None and len(roads):
         network = build_network(roads)
     crs = network.crs if network is not None else metric_crs(origins)
-    org = origins.to_crs(crs)
     svc = services[services.category.isin(cats)].to_crs(crs)
-    if "id" in svc.columns:  # facility index = id order: ties rank by id, whatever subset is given
+    if "id" in svc.columns:
         # Numbers by value, then text ids (planned facilities) by text: the same order for
         # every subset and whether or not plans are added.
         number = pd.to_numeric(svc["id"], errors="coerce").fillna(np.inf).to_numpy()
         svc = svc.iloc[np.lexsort((svc["id"].astype(str).to_numpy(), number))]
-    svc = svc.reset_index(drop=True)
-    n_o, n_c = len(org), len(cats)
-    cat_code = pd.Categorical(svc.category, categories=cats).codes.astype(np.int64)
-    svc_xy = shapely.get_coordinates(svc.geometry.values)
-    org_geoms = org.geometry.values
-    svc_geoms = svc.geometry.values
+    job = _Job(origins.to_crs(crs), svc.reset_index(drop=True), cats, standards, network)
+    job.cat_code = pd.Categorical(job.svc.category, categories=cats).codes.astype(np.int64)
+    return job
 
-    # Facilities inside an area are at 0 m.
-    tree = shapely.STRtree(svc_geoms)
-    inside_o, inside_f = tree.query(org_geoms, predicate="contains") if len(svc) else (np.zeros(0, int),) * 2
 
-    basis = "network" if network is not None else "straight"
-    ap_xy, ap_group = access_points(org_geoms, spacing, network)
-    off_network = np.zeros(n_o, bool)
-    if network is not None:
-        ap_snap = network.snap(ap_xy)
-        svc_snap = network.snap(svc_xy)
+def _access(job: _Job, spacing: float, max_snap_m: float) -> None:
+    """Facilities inside each area (at 0 m), the areas' access points snapped to the network
+    and which areas lie off it (farther than ``max_snap_m`` from any road)."""
+    org_geoms, svc_geoms = job.org.geometry.values, job.svc.geometry.values
+    job.tree = shapely.STRtree(svc_geoms)
+    job.inside_o, job.inside_f = job.tree.query(org_geoms, predicate="contains") if len(job.svc) \
+        else (np.zeros(0, int),) * 2
+    ap_xy, job.ap_group = access_points(org_geoms, spacing, job.network)
+    job.off_network = np.zeros(job.n_o, bool)
+    if job.network is not None:
+        ap_snap = job.network.snap(ap_xy)
+        job.svc_snap = job.network.snap(shapely.get_coordinates(svc_geoms))
         on = ap_snap.offset <= max_snap_m
-        off_network = ~np.isin(np.arange(n_o), ap_group[on])
-        ap_snap, ap_group = ap_snap[on], ap_group[on]
-        if off_network.any():
+        job.off_network = ~np.isin(np.arange(job.n_o), job.ap_group[on])
+        job.ap_snap, job.ap_group = ap_snap[on], job.ap_group[on]
+        if job.off_network.any():
             log.info("%d origin(s) lie more than %g m from any road: measured straight-line",
-                     int(off_network.sum()), max_snap_m)
-    # Straight-line pairs: the basis without a network, and for origins off the network.
-    straight_origins = np.flatnonzero(off_network) if network is not None else np.arange(n_o)
-    so, sf, sd = _straight_pairs(tree, org_geoms, svc_geoms, straight_origins, search_m) if len(svc) \
-        else (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
+                     int(job.off_network.sum()), max_snap_m)
 
-    size = n_o * n_c
-    partials = [partial_rank(so, sf, sd, cat_code, n_c, size)]
-    if network is not None and len(svc):
-        point_like = len(ap_group) == n_o and bool((ap_group == np.arange(n_o)).all())
-        on_inside = ~off_network[inside_o]
-        inside_o, inside_f = inside_o[on_inside], inside_f[on_inside]
+
+def _ranked(job: _Job, search_m: float):
+    """The three nearest within ``search_m`` and the counts within the life circles, per
+    (origin, category): straight-line pairs for origins off the network (all, without one),
+    network pairs ranked per partition of the search."""
+    n_o, n_c, size = job.n_o, job.n_c, job.size
+    straight_origins = np.flatnonzero(job.off_network) if job.network is not None else np.arange(n_o)
+    so, sf, sd = _straight_pairs(job.tree, job.org.geometry.values, job.svc.geometry.values, straight_origins,
+                                 search_m) if len(job.svc) else (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
+    partials = [partial_rank(so, sf, sd, job.cat_code, n_c, size)]
+    if job.network is not None and len(job.svc):
+        point_like = len(job.ap_group) == n_o and bool((job.ap_group == np.arange(n_o)).all())
+        on_inside = ~job.off_network[job.inside_o]
+        inside_o, inside_f = job.inside_o[on_inside], job.inside_f[on_inside]
 
         def reduce(ao, af, ad, owned):
             # Per partition of the search: every pair of an owned facility is here, so the
             # nearest access point of an area and the facilities inside it are settled here.
-            o = ao if point_like else ap_group[ao]
+            o = ao if point_like else job.ap_group[ao]
             mine = np.isin(inside_f, owned)
             if mine.any() or not point_like:
                 o, af, ad = _reduce_min(np.concatenate([o, inside_o[mine]]), np.concatenate([af, inside_f[mine]]),
                                         np.concatenate([ad, np.zeros(int(mine.sum()))]))
-            return partial_rank(o, af, ad, cat_code, n_c, size)
+            return partial_rank(o, af, ad, job.cat_code, n_c, size)
 
-        partials += pairs_within(network, ap_snap, svc_snap, search_m, reduce=reduce)
-    ranked_f, ranked_d, counts = merge_ranks(partials, n_c, size)
+        partials += pairs_within(job.network, job.ap_snap, job.svc_snap, search_m, reduce=reduce)
+    return merge_ranks(partials, n_c, size)
 
-    # The nearest facility at any distance (network: one min_only Dijkstra per category).
-    nearest_f = np.full(size, -1, dtype=np.int64)
-    nearest_d = np.full(size, np.nan)
+
+def _nearest_any(job: _Job, ranked_f: np.ndarray, ranked_d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The nearest facility at any distance per (origin, category): the first ranked one when
+    there is one within the search radius, else one min_only Dijkstra per category (or the
+    straight-line nearest for origins off the network)."""
+    n_o, n_c = job.n_o, job.n_c
+    org_geoms, svc_geoms = job.org.geometry.values, job.svc.geometry.values
+    nearest_f = np.full(job.size, -1, dtype=np.int64)
+    nearest_d = np.full(job.size, np.nan)
     for c in range(n_c):
-        fidx = np.flatnonzero(cat_code == c)
+        fidx = np.flatnonzero(job.cat_code == c)
         keys = np.arange(n_o) * n_c + c
         if len(fidx) == 0:
             continue
-        # Within the search radius the first ranked facility is the nearest of all; only
-        # origins with none in range need the unbounded search.
-        best = ranked_d[0, keys].copy()
-        arg = ranked_f[0, keys].copy()
+        best, arg = ranked_d[0, keys].copy(), ranked_f[0, keys].copy()
         missing = np.flatnonzero(arg < 0)
-        off_missing = missing[off_network[missing]]
-        missing = missing[~off_network[missing]]
-        if len(missing) and network is not None:
-            sel = np.isin(ap_group, missing)
-            src, dist = nearest_within_network(network, ap_snap[sel], svc_snap[fidx])
-            far, far_arg = _group_min(dist, ap_group[sel], n_o, np.where(src >= 0, fidx[np.maximum(src, 0)], -1))
+        off_missing = missing[job.off_network[missing]]
+        missing = missing[~job.off_network[missing]]
+        if len(missing) and job.network is not None:
+            sel = np.isin(job.ap_group, missing)
+            src, dist = nearest_within_network(job.network, job.ap_snap[sel], job.svc_snap[fidx])
+            far, far_arg = _group_min(dist, job.ap_group[sel], n_o, np.where(src >= 0, fidx[np.maximum(src, 0)], -1))
             best[missing] = np.where(np.isfinite(far[missing]), far[missing], np.nan)
             arg[missing] = far_arg[missing]
         elif len(missing):
@@ -236,68 +290,77 @@ def nearest_services(
             (qo, qf), qd = sub_tree.query_nearest(org_geoms[off_missing], return_distance=True, all_matches=False)
             best[off_missing[qo]], arg[off_missing[qo]] = qd, fidx[qf]
         # A facility inside the area is at 0 m; the ranking already holds one where it saw it.
-        of_c = cat_code[inside_f] == c if len(inside_o) else np.zeros(0, bool)
-        inside_c, inside_fc = inside_o[of_c], inside_f[of_c]
+        of_c = job.cat_code[job.inside_f] == c if len(job.inside_o) else np.zeros(0, bool)
+        inside_c, inside_fc = job.inside_o[of_c], job.inside_f[of_c]
         unseen = best[inside_c] != 0.0
         best[inside_c[unseen]] = 0.0
         arg[inside_c[unseen]] = inside_fc[unseen]
-        nearest_f[keys] = arg
-        nearest_d[keys] = best
+        nearest_f[keys], nearest_d[keys] = arg, best
+    return nearest_f, nearest_d
 
-    # The straight-line nearest, shown where nothing can be walked to.
-    straight_f = np.full(size, -1, dtype=np.int64)
+
+def _shown(job: _Job, nearest_f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The facility each row names (the walking nearest, else the straight-line nearest where
+    nothing can be walked to) and its straight-line distance."""
+    n_o, n_c = job.n_o, job.n_c
+    org_geoms, svc_geoms = job.org.geometry.values, job.svc.geometry.values
+    straight_f = np.full(job.size, -1, dtype=np.int64)
     for c in range(n_c):
-        fidx = np.flatnonzero(cat_code == c)
+        fidx = np.flatnonzero(job.cat_code == c)
         lost = np.flatnonzero(nearest_f[np.arange(n_o) * n_c + c] < 0)
         if len(fidx) and len(lost):
             (qo, qf) = shapely.STRtree(svc_geoms[fidx]).query_nearest(org_geoms[lost], all_matches=False)
             straight_f[lost[qo] * n_c + c] = fidx[qf]
-    reachable = nearest_f >= 0
-    shown_f = np.where(reachable, nearest_f, straight_f)
+    shown_f = np.where(nearest_f >= 0, nearest_f, straight_f)
     has = shown_f >= 0
     origin_of_key = np.repeat(np.arange(n_o), n_c)
-    straight_m = np.full(size, np.nan)
+    straight_m = np.full(job.size, np.nan)
     straight_m[has] = shapely.distance(org_geoms[origin_of_key[has]], svc_geoms[shown_f[has]])
+    return shown_f, straight_m
 
-    names = svc["name"].astype(str).to_numpy()
-    ids = svc["id"].to_numpy() if "id" in svc.columns else np.arange(len(svc))
 
-    def pick(arr, idx):
-        out = np.full(len(idx), None, dtype=object)
-        ok = idx >= 0
-        out[ok] = arr[idx[ok]]
-        return out
+def _pick(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    out = np.full(len(idx), None, dtype=object)
+    ok = idx >= 0
+    out[ok] = arr[idx[ok]]
+    return out
 
+
+def _assemble(job: _Job, ranked_f, ranked_d, counts, nearest_f, nearest_d) -> pd.DataFrame:
+    """The report's rows: one per origin and category, columns :data:`REPORT_COLUMNS`."""
+    n_o, n_c, cats, standards, org = job.n_o, job.n_c, job.cats, job.standards, job.org
+    shown_f, straight_m = _shown(job, nearest_f)
+    names = job.svc["name"].astype(str).to_numpy()
+    ids = job.svc["id"].to_numpy() if "id" in job.svc.columns else np.arange(len(job.svc))
     std = np.array([standards[c].standard_m if standards[c].standard_m is not None else np.nan for c in cats])
     req = np.array([standards[c].required for c in cats])
     std_k, req_k = np.tile(std, n_o), np.tile(req, n_o)
-    dist_for_standard = nearest_d if basis == "network" else straight_m
-    dist_for_standard = np.where(np.repeat(off_network, n_c), straight_m, dist_for_standard)
+    off = np.repeat(job.off_network, n_c)
+    dist_for_standard = np.where(off, straight_m, nearest_d if job.basis == "network" else straight_m)
     meets = np.where(req_k, np.nan_to_num(dist_for_standard, nan=np.inf) <= np.nan_to_num(std_k, nan=-1) + EPS_M, True)
     origin_ids = org["id"].to_numpy() if "id" in org.columns else org.index.to_numpy()
     origin_names = org["name"].astype(str).to_numpy() if "name" in org.columns else origin_ids.astype(str)
     report = pd.DataFrame({
-        "origin_id": origin_ids[origin_of_key],
+        "origin_id": np.repeat(origin_ids, n_c),
         # Repeating labels as categoricals built from codes: a city-wide report has
         # n_origins × n_categories rows, and factorizing them as strings took a second.
         "origin_name": repeated(origin_names, n_c),
         "category": tiled(cats, n_o),
         "category_zh": tiled([standards[c].label_zh for c in cats], n_o),
-        "nearest_name": pick(names, shown_f),
-        "nearest_id": pick(ids, shown_f),
+        "nearest_name": _pick(names, shown_f),
+        "nearest_id": _pick(ids, shown_f),
         "straight_m": np.round(straight_m, 1),
-        "network_m": np.where(np.repeat(off_network, n_c), np.nan, np.round(nearest_d, 1))
-        if basis == "network" else np.nan,
-        "reachable": reachable if basis == "network" else has,
-        "second_name": pick(names, ranked_f[1]),
+        "network_m": np.where(off, np.nan, np.round(nearest_d, 1)) if job.basis == "network" else np.nan,
+        "reachable": nearest_f >= 0 if job.basis == "network" else shown_f >= 0,
+        "second_name": _pick(names, ranked_f[1]),
         "second_m": np.round(ranked_d[1], 1),
-        "third_name": pick(names, ranked_f[2]),
+        "third_name": _pick(names, ranked_f[2]),
         "third_m": np.round(ranked_d[2], 1),
         "count_300": counts[300], "count_500": counts[500], "count_1000": counts[1000],
         "standard_m": std_k,
         "required": req_k,
         "meets_standard": meets.astype(bool),
-        "basis": repeated(np.where(off_network, "straight (off network)", basis), n_c),
+        "basis": repeated(np.where(job.off_network, "straight (off network)", job.basis), n_c),
     })
     report["gap_zh"], report["gap_en"] = gap_lines(np.tile(np.arange(n_c), n_o), cats, report.meets_standard.to_numpy(),
                                                     report.required.to_numpy(), report.reachable.to_numpy(), standards)
