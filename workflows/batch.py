@@ -33,6 +33,7 @@ from gis.network import build_network
 from gis.services import REPORT_COLUMNS, nearest_services
 from gis.standards import Standard, default_standards
 from layers.store import LayerStore, open_store
+from workflows.cluster import run_partitions, store_location
 from workflows.inputs import analysis_inputs
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ def services_batch(store: LayerStore, *, standards: dict[str, Standard] | None =
     inputs_areas = store.read_cached(store.find_kind("renewal_areas"))
     standards = standards or default_standards()
     crs = store_plane(store)
-    location = location or _location(store)
+    location = location or store_location(store)
     frames, todo = [], inputs_areas
     for safe_m in (SAFE_M, 2 * SAFE_M):
         parts = batch_partitions(store, todo, crs, standards, location, safe_m)
@@ -141,17 +142,9 @@ def services_batch(store: LayerStore, *, standards: dict[str, Standard] | None =
     return _in_serial_order(frames, inputs_areas)
 
 
-def _location(store: LayerStore) -> str:
-    from workflows.cluster import store_location
-
-    return store_location(store)
-
-
 def _run(client, parts: dict, desc: str):
     if client is None:
         return ((name, services_partition(*args)) for name, args in parts.items())
-    from workflows.cluster import run_partitions
-
     return run_partitions(client, services_partition, parts, desc=desc)
 
 

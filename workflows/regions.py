@@ -39,6 +39,7 @@ from gis.suitability.surface import (
 )
 from layers.store import LayerStore, layer_versions, open_store
 from workflows.batch import SAFE_M, lonlat_box, store_plane
+from workflows.cluster import run_partitions, store_location
 from workflows.inputs import analysis_inputs, layers_by_kind, resolve_area
 from workflows.sites import surface_spec
 
@@ -198,8 +199,6 @@ def target_surface(store: LayerStore, target: SurfaceTarget, out_dir, *, spec=No
 
     On a cluster the workers also combine their windows (:func:`combines_by_window`): only
     ``surface.tif`` is written then, and the result lists no criterion rasters."""
-    from workflows.cluster import store_location
-
     location = location or store_location(store)
     spec = _target_spec(store, target, spec)
     out_dir = Path(out_dir)
@@ -231,8 +230,6 @@ def target_surface(store: LayerStore, target: SurfaceTarget, out_dir, *, spec=No
 def _cluster_blocks(client, location, target, spec, grid: Grid, tile: int, windows_per_task: int | None):
     """The windows' blocks as the workers finish them: ``(window, surface)`` when they combine,
     else ``(window, values, reason, factor)``."""
-    from workflows.cluster import run_partitions
-
     windows = [(int(w.col_off), int(w.row_off), int(w.width), int(w.height)) for w in grid.windows(tile)]
     per_task = windows_per_task or max(1, math.ceil(len(windows) / (4 * len(client.scheduler_info()["workers"]))))
     combine = combines_by_window(spec)
