@@ -135,6 +135,12 @@ class WalkNetwork:
         length2 = (d * d).sum(axis=1)
         return np.column_stack([a, d, 1.0 / np.where(length2 > 0, length2, 1.0)])
 
+    @cached_property
+    def segment_columns(self) -> tuple[np.ndarray, ...]:
+        """The five columns of :attr:`_segment_vectors`, each contiguous: gathering per column
+        is several times faster than gathering rows when pairs are many (grid snapping)."""
+        return tuple(np.ascontiguousarray(c) for c in self._segment_vectors.T)
+
     def _distances(self, xy: np.ndarray, cand: np.ndarray) -> np.ndarray:
         """(N, k) distances from each point to its k candidate segments.
 
