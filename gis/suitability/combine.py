@@ -148,8 +148,7 @@ def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weigh
             if (s.width, s.height, s.transform) != (width, height, transform):
                 raise InputError(f"{p} is not on the grid of {paths[0]}; build criteria on one grid")
     criteria = [with_statistics(c) for c in criteria]
-    factors = overview_factors(width, height) if overviews else []
-    in_pass = bool(factors) and width % factors[-1] == 0 and height % factors[-1] == 0
+    factors, in_pass = _overview_plan(width, height, overviews)
     pyramid = OverviewPyramid(width, height, factors if in_pass else [])
     if in_pass and tile % pyramid.step:
         tile += pyramid.step - tile % pyramid.step
@@ -167,6 +166,13 @@ def combine_rasters(criteria: list[Criterion], out_path, *, method: str = "weigh
         job.close()
 
 
+def _overview_plan(width: int, height: int, overviews: bool) -> tuple[list[int], bool]:
+    """The overview factors of a surface, and whether they are averaged while it is written
+    (sides multiples of the largest factor) rather than left to GDAL afterwards."""
+    factors = overview_factors(width, height) if overviews else []
+    return factors, bool(factors) and width % factors[-1] == 0 and height % factors[-1] == 0
+
+
 def write_surface(blocks, out_path, profile: dict, *, overviews: bool = True, compress: str | None = "ZSTD",
                   progress=None, pyramid: OverviewPyramid | None = None) -> str:
     """Write ``(window, values)`` blocks of a surface (any order; windows aligned to 16
@@ -176,8 +182,7 @@ def write_surface(blocks, out_path, profile: dict, *, overviews: bool = True, co
     width, height = profile["width"], profile["height"]
     profile = _output_profile(profile)
     copy_options = _compression(compress)
-    factors = overview_factors(width, height) if overviews else []
-    in_pass = bool(factors) and width % factors[-1] == 0 and height % factors[-1] == 0
+    factors, in_pass = _overview_plan(width, height, overviews)
     add_here = pyramid is None
     pyramid = pyramid or OverviewPyramid(width, height, factors if in_pass else [])
     tmp = f"{out_path}.part"
