@@ -10,7 +10,7 @@ triggers use are registered on the connection.
 
 from __future__ import annotations
 
-__all__ = ["connect", "geometry_blob", "blob_geometry", "table_columns", "geometry_column",
+__all__ = ["connect", "geometry_blob", "blob_geometry", "blob_geometries", "table_columns", "geometry_column",
            "sql_value", "has_table", "drop_layer", "ensure_meta", "audit", "new_version", "now",
            "META", "AUDIT", "GPKG_VERSION"]
 
@@ -45,6 +45,8 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     uri = f"file:{quote(str(path))}?mode={'ro' if readonly else 'rw'}"  # a '#' or '?' in a folder name
     con = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                           check_same_thread=False)
+    if readonly:  # the functions serve the R-tree triggers, which only writes fire
+        return con
     con.create_function("ST_IsEmpty", 1, _st_is_empty, deterministic=True)
     for i, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
         con.create_function(name, 1, _envelope_getter(i), deterministic=True)
@@ -78,6 +80,14 @@ def blob_geometry(blob: bytes | None):
         return None
     _, start = _header(blob)
     return shapely.from_wkb(bytes(blob[start:]))
+
+
+def blob_geometries(blobs) -> np.ndarray:
+    """The shapely geometries of GeoPackage geometry blobs (None stays None), parsed in one
+    ``from_wkb`` call: per blob it was 5 µs, a fifth of a big layer's tile."""
+    wkb = np.empty(len(blobs), dtype=object)
+    wkb[:] = [None if b is None else b[_header(b)[1]:] for b in blobs]
+    return shapely.from_wkb(wkb)
 
 
 def _st_is_empty(blob):

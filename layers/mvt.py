@@ -1,5 +1,5 @@
 """Mapbox Vector Tiles (MVT) of a layer in the WebMercatorQuad tile matrix set (OGC API –
-Tiles), encoded with mapbox-vector-tile, the maintained Python encoder, for stores that do not
+Tiles), encoded with the protobuf schema of mapbox-vector-tile (``layers.mvt_pbf``), for stores that do not
 encode tiles themselves (the GeoPackage); PostGIS encodes with ST_AsMVT.
 
 Geometries are clipped to the tile plus a buffer (so strokes join across tile edges) and
@@ -10,24 +10,30 @@ the zooms a web map shows.
 
 from __future__ import annotations
 
-__all__ = ["EXTENT", "BUFFER", "TMS", "tile_bounds_lonlat", "encode_tile", "min_zoom", "check_tile"]
+__all__ = ["EXTENT", "BUFFER", "TMS", "ENCODING", "tile_bounds_lonlat", "encode_tile", "encode_features", "min_zoom", "check_tile"]
 
 import math
+import threading
 
 import geopandas as gpd
-import mapbox_vector_tile
 import morecantile
 import numpy as np
 import shapely
 from pyproj import Transformer
 
 from gis.errors import InputError, NotFoundError
+from layers.mvt_pbf import encode_layer
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 EXTENT = 4096  # tile units a side (MVT's usual)
 BUFFER = 64  # tile units of geometry kept beyond each edge
 MAX_ZOOM = 22
 _TO_MERCATOR = Transformer.from_crs(4326, 3857, always_xy=True)
+#: Held while a tile is read and encoded in Python. A map asks for six tiles at once and the
+#: server's threads share one GIL: interleaved, each tile is answered when all of them are
+#: (every tile waits ~6 encodings); one at a time, the first is answered after one encoding,
+#: the second after two — the same throughput, half the median wait.
+ENCODING = threading.Lock()
 
 
 def check_tile(z: int, x: int, y: int) -> None:
@@ -62,16 +68,6 @@ def tile_bounds_lonlat(z: int, x: int, y: int, *, buffered: bool = True) -> tupl
     return max(lon0, -180.0), max(lat0, -85.06), min(lon1, 180.0), min(lat1, 85.06)
 
 
-def _plain(v):
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, bool | int | float | str):
-        return v
-    return str(v)
-
-
 def _on_grid(geoms: np.ndarray) -> np.ndarray:
     """Geometries rounded to the unit grid, valid: each vertex rounded, and GEOS's overlay-based
     precision reducer only for those that rounding made invalid (a ring touching itself). The
@@ -87,29 +83,38 @@ def _on_grid(geoms: np.ndarray) -> np.ndarray:
 def encode_tile(frame: gpd.GeoDataFrame, layer: str, z: int, x: int, y: int) -> bytes:
     """One MVT tile with ``layer`` holding the features of ``frame`` (EPSG:4490, with an ``id``
     column) that fall in the tile; feature ids and every non-empty property are kept."""
+    columns = {c: frame[c].to_numpy() for c in frame.columns if c not in ("id", frame.geometry.name)}
+    ids = frame["id"].to_numpy() if "id" in frame.columns else np.arange(1, len(frame) + 1)
+    return encode_features(np.asarray(frame.geometry.values, dtype=object), ids, columns, layer, z, x, y)
+
+
+def encode_features(geoms: np.ndarray, ids: np.ndarray, columns: dict[str, np.ndarray], layer: str,
+                    z: int, x: int, y: int) -> bytes:
+    """:func:`encode_tile` from arrays: geometries (EPSG:4490), their ids and property columns."""
     x0, y0, x1, y1 = _xy_bounds(z, x, y)
     scale = EXTENT / (x1 - x0)
-    # Straight to tile units (y up, as the encoder's own quantizer) for all features at once,
-    # rounded to the unit grid, ring orientation set: the encoder's per-feature Python quantizer
-    # and winding check were two thirds of a tile's time (90 ms for ~900 parcels).
-    geoms = shapely.transform(np.asarray(frame.geometry.values, dtype=object), lambda c: np.column_stack(
+    # Straight to tile units (y up) for all features at once, rounded to the unit grid, ring
+    # orientation set: mapbox-vector-tile's per-feature Python quantizer and winding check
+    # were two thirds of a tile's time (90 ms for ~900 parcels).
+    geoms = shapely.transform(geoms, lambda c: np.column_stack(
         [(v - o) * scale for v, o in zip(_TO_MERCATOR.transform(c[:, 0], c[:, 1]), (x0, y0), strict=True)]))
     geoms = shapely.clip_by_rect(geoms, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
-    geoms = _on_grid(shapely.simplify(geoms, 0.25))
+    geoms = _on_grid(_simplified(geoms))
     # MVT wants exterior rings clockwise in its y-down tile space: counter-clockwise here, before the flip.
     geoms = shapely.orient_polygons(geoms, exterior_cw=False)
-    keep = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
-    columns = [c for c in frame.columns if c not in ("id", frame.geometry.name)]
-    records = frame[columns].astype(object).to_numpy() if columns else np.empty((len(frame), 0), object)
-    ids = frame["id"].to_numpy() if "id" in frame.columns else np.arange(1, len(frame) + 1)
-    features = []
-    for i in np.flatnonzero(keep):
-        props = {k: v for k, v in zip(columns, (_plain(v) for v in records[i]), strict=True) if v is not None}
-        features.append({"geometry": geoms[i], "properties": props, "id": int(ids[i])})
-    if not features:
-        return b""
     try:
-        return mapbox_vector_tile.encode([{"name": layer, "features": features}], default_options={
-            "quantize_bounds": None, "extents": EXTENT, "y_coord_down": False, "check_winding_order": False})
-    except ValueError as ex:  # a value the encoder cannot hold
+        return encode_layer(layer, geoms, ids, columns, EXTENT)
+    except (ValueError, OverflowError) as ex:  # a value the protobuf cannot hold (an integer beyond 64 bits)
         raise InputError(f"tile {z}/{y}/{x} of {layer!r} cannot be encoded: {ex}") from None
+
+
+def _simplified(geoms: np.ndarray) -> np.ndarray:
+    """Geometries simplified to a quarter of a tile unit, except those of up to 5 vertices (a
+    point, a short line, a box): simplifying them can only drop a vertex lying within a quarter
+    unit of its neighbours' line — a sixteenth of a screen pixel — and most parcels are such."""
+    many = shapely.get_num_coordinates(geoms) > 5
+    if many.all():
+        return shapely.simplify(geoms, 0.25)
+    out = geoms.copy()
+    out[many] = shapely.simplify(geoms[many], 0.25)
+    return out

@@ -1,6 +1,6 @@
 """Vector tiles (OGC API – Tiles, #16): each tile holds exactly the features the store finds in
 its box, on both backends alike (PostGIS encodes with ST_AsMVT, the GeoPackage with
-mapbox-vector-tile); GDAL's MVT driver reads our tiles back as an independent decoder."""
+``layers.mvt_pbf``); GDAL's MVT driver reads our tiles back as an independent decoder."""
 
 import subprocess
 
@@ -154,4 +154,4 @@ def test_big_layer_tiles_read_through_the_rtree_hold_the_same_features(sample_st
         general = LayerStore._encode_tile(sample_store, layer, z, x, y)
         assert decoded(ours, layer) == decoded(general, layer), (layer, z)
         # In id order; features that clip to nothing at the buffer's edge leave no trace in the tile.
-        assert page is None or (list(page.id) == sorted(page.id) and set(decoded(general, layer)) <= set(page.id))
+        assert page is None or (list(page.ids) == sorted(page.ids) and set(decoded(general, layer)) <= set(page.ids))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = ["LayerInfo", "LayerStore", "EDIT_VERBS", "check_layer_name", "check_write_items"]
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 
@@ -77,17 +78,23 @@ class LayerInfo:
         return self.geometry_type in ("polygon", "point", "line")
 
 
+def tile_folder(uri: str) -> str:
+    """The folder of a store's cached tiles, shared by the processes of this machine."""
+    import hashlib
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), "renewal-tiles", hashlib.sha1(uri.encode()).hexdigest()[:16])
+
+
 def _disk_tile(store: LayerStore, name: str, version: str, z: int, x: int, y: int) -> bytes:
     """A tile from the tile folder every process of this machine shares (the server's workers
     each keep their own memory cache: without it, a map's second page load met the other
     worker's empty cache and re-encoded every tile), encoding and storing it when missing.
     One folder per layer version; the folders of older versions are removed."""
-    import hashlib
-    import os
     import shutil
     import tempfile
 
-    root = os.path.join(tempfile.gettempdir(), "renewal-tiles", hashlib.sha1(store.uri.encode()).hexdigest()[:16], name)
+    root = os.path.join(tile_folder(store.uri), name)
     folder = os.path.join(root, version)
     path = os.path.join(folder, str(z), str(x), f"{y}.pbf")
     try:
@@ -229,10 +236,11 @@ class LayerStore(ABC):
 
     def _encode_tile(self, name: str, z: int, x: int, y: int) -> bytes:
         """Encode one tile (backends that encode in the database override this)."""
-        from layers.mvt import encode_tile, tile_bounds_lonlat
+        from layers.mvt import ENCODING, encode_tile, tile_bounds_lonlat
 
-        page, _ = self.query(name, bbox=tile_bounds_lonlat(z, x, y))
-        return encode_tile(page, name, z, x, y)
+        with ENCODING:
+            page, _ = self.query(name, bbox=tile_bounds_lonlat(z, x, y))
+            return encode_tile(page, name, z, x, y)
 
     def version(self, name: str) -> str:
         """The layer's version: replaced by every change to that layer, and only to it."""
