@@ -29,7 +29,7 @@ def warm(app) -> dict[str, float]:
     """Fill this process's caches for the overview; seconds per step (for the log and tests).
     A store without renewal areas (nothing to show yet) warms only the static files."""
     from api.routes.maps import TILED_FEATURES
-    from layers.mvt import min_zoom
+    from layers.mvt import MAX_ZOOM, min_zoom
 
     store, took = app.state.store, {}
     start = time.perf_counter()
@@ -47,6 +47,8 @@ def warm(app) -> dict[str, float]:
             if parcels.feature_count <= TILED_FEATURES:
                 box = ",".join(f"{v:.6f}" for v in store.read_cached(store.find_kind("renewal_areas")).total_bounds)
                 pages.append((f"/maps/data/{parcels.name}", f"limit=1&bbox={box}"))
+            else:  # drawn from tiles: one far off the layer (empty) loads the encoder and the layer's read plan
+                pages.append((f"/collections/{parcels.name}/tiles/WebMercatorQuad/{MAX_ZOOM}/0/0", ""))
     for path, query in pages:
         start = time.perf_counter()
         status = asyncio.run(_get(app, path, query))

@@ -50,6 +50,7 @@ import shapely
 
 import maps
 from api.routes.maps import TILED_FEATURES
+from layers.backends.base import tile_folder
 from layers.copy import copy_store
 from layers.imports import import_frame
 from layers.sample import build_sample_store
@@ -149,6 +150,7 @@ def server_tiles(location, paths: list[str]) -> str:
     again (warm: kept per layer version): the server's share of a tile's time."""
     import httpx
 
+    shutil.rmtree(tile_folder(open_store(location).uri), ignore_errors=True)  # cold: none kept on disk
     with serve(location) as url:
         ready(url)
         with httpx.Client(base_url=url, headers={"Accept-Encoding": "gzip"}, timeout=60) as client:

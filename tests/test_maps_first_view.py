@@ -111,6 +111,17 @@ def test_warming_fills_the_overviews_caches(sample_store):
     assert r.headers["server-timing"].startswith("cached")  # answered from what warm() encoded
 
 
+def test_warming_loads_the_tile_path_for_tiled_parcels(sample_store, monkeypatch, caplog):
+    import api.routes.maps
+
+    monkeypatch.setattr(api.routes.maps, "TILED_FEATURES", 10)  # the sample's parcels are drawn from tiles
+    app = create_app(Settings(store=str(sample_store.path), warm=False))
+    with caplog.at_level("INFO", logger="renewal.warm"):
+        took = warm(app)
+    assert "/collections/parcels/tiles/WebMercatorQuad/22/0/0" in took and not any(k.startswith("/maps/data/") for k in took)
+    assert "answered" not in caplog.text  # every warming request answered 200
+
+
 def test_the_overview_is_kept_per_layer_versions_and_revalidated(client):
     first = client.get("/maps/overview?zoom=14", headers={"Accept-Encoding": "gzip"})
     assert first.headers["content-encoding"] == "gzip" and first.headers["cache-control"] == "no-cache"
