@@ -170,12 +170,12 @@
     if (spec.tiles) return makeTiled(spec, C, map);
     var opts = {style: styleFor(spec), onEachFeature: function (f, layer) {
       f.properties.__id = f.id;
-      if (spec.popup) layer.bindPopup(function () { return popupHtml(f.properties, spec); }, {maxWidth: 360});
       if (spec.tooltipField) layer.bindTooltip(esc(f.properties[spec.tooltipField]), {sticky: true});
     }};
     if (spec.glyphField || spec.rankField) opts.pointToLayer = function (f, latlng) { return L.marker(latlng, {icon: iconFor(spec, f.properties)}); };
     else opts.pointToLayer = function (f, latlng) { return L.circleMarker(latlng, Object.assign({radius: 5}, styleFor(spec)(f))); };
     var geo = L.geoJSON(null, opts);
+    if (spec.popup) geo.on("click", function (e) { featurePopup(map, e.layer, spec, e.latlng); });
     var holder = spec.cluster && L.markerClusterGroup ? L.markerClusterGroup({disableClusteringAtZoom: 17, chunkedLoading: true}) : null;
     if (holder) { holder.addLayer(geo); }
     var extras = null;
@@ -186,6 +186,13 @@
     group._rnSpec = spec; group._rnGeo = geo; group._rnFeatures = [];
     group._rnExtras = extras; group._rnSymbols = [];
     return group;
+  }
+  /* A feature's popup, made when it is asked for: one bound to each feature was a tenth of
+     the first draw (1,000 parcels: 1,000 popups and their handlers, before any was opened). */
+  function featurePopup(map, layer, spec, latlng) {
+    if (!spec.popup) return;
+    var at = latlng || (layer.getCenter ? layer.getCenter() : layer.getLatLng());
+    L.popup({maxWidth: 360}).setLatLng(at).setContent(popupHtml(layer.feature.properties, spec)).openOn(map);
   }
   /* A point inside a (multi)polygon, as GEOS's interior point does it: the midpoint of the
      widest stretch of the horizontal line through the middle of the polygon's extent. The
@@ -293,7 +300,7 @@
     group._rnGeo.eachLayer(function (l) { if (String(l.feature.id) === want) hit = l; });
     if (!hit) { document.body.setAttribute("data-focused", "none"); return; }
     map.once("moveend", function () {
-      hit.openPopup(); document.body.setAttribute("data-focused", want);
+      featurePopup(map, hit, group._rnSpec); document.body.setAttribute("data-focused", want);
     });
     map.flyToBounds(hit.getBounds(), {maxZoom: 16, padding: [40, 40], duration: 1.2});
   }
@@ -414,7 +421,7 @@
         var name = layer.feature.properties[C.search.field];
         if (String(name).indexOf(q) >= 0 && list.children.length < 10) {
           var li = document.createElement("li"); li.textContent = name;
-          li.addEventListener("click", function () { map.fitBounds(layer.getBounds ? layer.getBounds() : L.latLngBounds([layer.getLatLng()]), {maxZoom: 16}); layer.openPopup(); });
+          li.addEventListener("click", function () { map.fitBounds(layer.getBounds ? layer.getBounds() : L.latLngBounds([layer.getLatLng()]), {maxZoom: 16}); featurePopup(map, layer, group._rnSpec); });
           list.appendChild(li);
         }
       });
@@ -445,8 +452,9 @@
     map.createPane("rnPlaces").style.zIndex = 450;  /* place names: above the areas, below symbols' labels */
     map.createPane("rnTiles").style.zIndex = 350;  /* big layers' tiles: above the basemap, below the GeoJSON overlays */
     var base = {}, over = {}, overlays = [], tiled = [];
-    if (C.fit) map.fitBounds(C.fit, {animate: false});
-    if (C.zoom) map.setView(L.latLngBounds(C.fit).getCenter(), C.zoom, {animate: false});
+    /* The page's map is made at the opening zoom when it has one (maps/builders.py). */
+    if (C.zoom) { if (map.getZoom() !== C.zoom) map.setView(L.latLngBounds(C.fit).getCenter(), C.zoom, {animate: false}); }
+    else if (C.fit) map.fitBounds(C.fit, {animate: false});
     (C.basemaps || []).forEach(function (b, i) {
       var layer = b.url ? L.tileLayer(b.url, {attribution: b.attribution || "", maxZoom: b.maxZoom || 19, subdomains: b.subdomains || "abc"}) : L.layerGroup();
       base[b.name] = layer; if (i === 0) layer.addTo(map);
@@ -472,8 +480,24 @@
         else { load(map, group, C, !!spec.fit); if (spec.byView || spec.minZoom) map.on("moveend", refresh); map.on("overlayadd", function (e) { if (e.layer === group) refresh(); }); }
       });
     });
-    map.on("layeradd", function () { addHatch(map); });
-    /* The controls before any feature is drawn. */
+    /* The hatch pattern lives in the overlay SVG, made with the first path: looked for on every
+       layer added (1,000 parcels: 1,000 look-ups) only when a layer is hatched. */
+    if ((C.layers || []).some(function (spec) { return spec.hatch; })) map.on("layeradd", function () { addHatch(map); });
+    starts.forEach(function (start) { start(); });
+    tiled.forEach(function (place) { place(); });
+    /* The controls once the first features are on screen: in the same frame, their layout and
+       text (CJK fonts) held the first paint back by ~30 ms (1,000 parcels), a frame on its own
+       that plain folium, with no controls, does not have. */
+    afterPaint(function () { buildControls(map, C, base, over, overlays); });
+    C.initDone = true;
+    /* The "zoom in to see" line over the map's top centre. */
+    var hint = L.DomUtil.create("div", "rn-zoom-hint", map.getContainer());
+    hint.hidden = true; hint.setAttribute("role", "status");
+    var rehint = function () { hints(map, overlays, C); };
+    map.on("zoomend overlayadd overlayremove", rehint); rehint();
+    window.RENEWAL_STATE = C;
+  };
+  function buildControls(map, C, base, over, overlays) {
     new OpenLayers(base, over, {collapsed: false, position: "topright"}).addTo(map);
     L.control.scale({imperial: false}).addTo(map);
     if (C.legend && C.legend.length) {
@@ -485,14 +509,10 @@
     if (C.search) control("topleft", '<div class="rn-search"><input placeholder="' + esc(C.text.search) + '"><ul></ul></div>').addTo(map);
     var dl = control("bottomleft", '<span class="rn-download">⬇ ' + esc(C.text.download) + "</span>");
     dl.addTo(map); dl.getContainer().addEventListener("click", function () { download(C, overlays, map); });
-    starts.forEach(function (start) { start(); });
-    tiled.forEach(function (place) { place(); });
-    C.initDone = true;
-    /* The "zoom in to see" line over the map's top centre. */
-    var hint = L.DomUtil.create("div", "rn-zoom-hint", map.getContainer());
-    hint.hidden = true; hint.setAttribute("role", "status");
-    var rehint = function () { hints(map, overlays, C); };
-    map.on("zoomend overlayadd overlayremove", rehint); rehint();
-    window.RENEWAL_STATE = C;
-  };
+    overlays.forEach(function (g) {  /* a layer drawn before its search box existed */
+      if (g._rnSpec.onLoad === "search" && g._rnFeatures.length) buildSearch(map, g, C);
+    });
+    document.body.setAttribute("data-controls", "1");
+    document.dispatchEvent(new Event("renewal:controls"));
+  }
 })();

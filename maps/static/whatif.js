@@ -367,6 +367,8 @@
     }};
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
-  else init();
+  /* The panel is one of the map's controls, which renewal.js builds once the first features
+     are on screen. */
+  if (document.body && document.body.getAttribute("data-controls")) init();
+  else document.addEventListener("renewal:controls", init, {once: true});
 })();
