@@ -130,3 +130,35 @@ def test_the_overview_is_kept_per_layer_versions_and_revalidated(client):
     assert again.text == first.text and again.headers["etag"] == first.headers["etag"]
     assert client.get("/maps/overview?zoom=15").headers["etag"] != first.headers["etag"]
     assert client.get("/maps/overview?zoom=14", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+
+
+def test_a_page_not_kept_yet_starts_with_its_files_preload_hints(sample_store):
+    """Rendered on a first request, the page's start and preload hints go out before the rest
+    (streamed, one gzip stream): the browser fetches Leaflet while the server renders."""
+    client = TestClient(create_app(Settings(store=str(sample_store.path), warm=False)))
+    first = client.get("/maps/overview?zoom=13&lang=en", headers={"Accept-Encoding": "gzip"})
+    assert first.headers["content-encoding"] == "gzip" and "content-length" not in first.headers
+    html = first.text
+    head = html.split("<title>", 1)[0]
+    assert head.startswith("<!DOCTYPE html>\n<html>\n<head>\n")
+    preloads = re.findall(r'<link rel="preload" href="([^"]+)" as="(script|style)">', head)
+    assert [h for h, _ in preloads] == [asset_url(p) for p in ("vendor/leaflet/leaflet.js", "renewal.js",
+                                                               "vendor/leaflet/leaflet.css", "renewal.css")]
+    assert all(f'src="{h}"' in html or f'href="{h}"' in html for h, _ in preloads)  # and loaded by the page
+    assert html.count("<head>") == html.count("</head>") == html.count("<!DOCTYPE") == 1 and html.endswith("</html>")
+    # Kept: the next answer is the same page in one piece, with the same ETag.
+    again = client.get("/maps/overview?zoom=13&lang=en", headers={"Accept-Encoding": "gzip"})
+    assert again.text == html and again.headers["etag"] == first.headers["etag"]
+    assert int(again.headers["content-length"]) < len(html.encode()) / 3  # compressed
+    plain = client.get("/maps/overview?zoom=13&lang=en", headers={"Accept-Encoding": "identity"})
+    assert plain.text == html and "content-encoding" not in plain.headers
+
+
+def test_an_answer_written_into_a_page_is_compressed_when_first_sent(client):
+    html = client.get("/maps/overview?show=parcels&zoom=13&lang=en").text
+    spec = next(s for s in _config(html)["layers"] if s["id"] == "parcels")
+    params = dict(p.split("=", 1) for p in spec["query"].split("&"))
+    params["bbox"] = ",".join(f"{v:.6f}" for v in spec["inline"]["box"])
+    r = client.get(f"{spec['url']}?{urlencode(params, safe=',')}", headers={"Accept-Encoding": "gzip"})
+    assert r.headers["server-timing"].startswith("cached") and r.headers["content-encoding"] == "gzip"
+    assert r.json() == json.loads(_inlined(html)[spec["inline"]["element"]])
