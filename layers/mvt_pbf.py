@@ -9,7 +9,7 @@ that was 12.9 ms of the tile's ~16 ms, and a map asks for six tiles at once. The
 the library's (MVT 2.1): rings without their closing vertex, repeated vertices dropped, a
 ring or line left with fewer than two vertices dropped (a polygon whose exterior goes drops
 its holes), one cursor per feature, feature ids ≥ 0 kept, values shared between features.
-``tests/test_vector_tiles.py`` decodes tiles of both encoders and compares them.
+``tests/test_mvt_encoder.py`` decodes tiles of both encoders and compares them.
 
 Geometry collections (clipping can leave one) keep their parts of the highest dimension, as
 PostGIS's ``ST_AsMVTGeom`` does.
@@ -98,6 +98,8 @@ def _paths(coords: np.ndarray, path_offsets: np.ndarray, path_feature: np.ndarra
     ok = k >= 2
     if exterior_of is not None:
         ok &= ok[exterior_of]
+    if not ok.any():  # every path collapsed to a point
+        return np.empty(0, dtype=np.int64), np.zeros(n_features, dtype=np.int64)
     keep = ok[path]
     coords, path, new_path = coords[keep], path[keep], new_path[keep]
     k = k[ok]
@@ -175,8 +177,9 @@ def _plain(v):
 
 def _value_index(columns: dict[str, np.ndarray], keep: np.ndarray, layer) -> list[list[int]]:
     """The tags of each kept feature; keys and values are appended to ``layer``. A property
-    that is None, NaN or not representable is left out of a feature's tags; values equal in
-    Python but of other types (True, 1, 1.0) stay apart."""
+    that is None, NaN or not representable is left out of a feature's tags; values of columns
+    of other types that are equal in Python (True, 1, 1.0) stay apart (mapbox-vector-tile
+    merges them); within one column of mixed Python types pandas may merge them."""
     tags = []
     seen: dict[tuple[type, object], int] = {}
     for name, column in columns.items():

@@ -141,6 +141,14 @@ def test_collections_keep_their_highest_dimension_and_nothing_is_an_empty_tile()
     assert encode_layer("t", np.empty(0, dtype=object), np.empty(0, dtype=np.int64), {}, EXTENT) == b""
 
 
+def test_a_layer_of_collapsed_lines_or_rings_is_an_empty_tile():
+    collapsed = [shapely.LineString([(3, 3), (3, 3)]), shapely.Polygon([(5, 5), (5, 5), (5, 5), (5, 5)])]
+    for geoms in ([collapsed[0]], [collapsed[1]], collapsed):
+        assert encode_layer("t", np.array(geoms, dtype=object), np.arange(1, len(geoms) + 1), {}, EXTENT) == b""
+    mixed = ours([collapsed[0], shapely.Point(1, 1)], [1, 2], {})["t"]["features"]
+    assert [f["id"] for f in mixed] == [2]
+
+
 def test_an_integer_beyond_64_bits_is_refused():
     with pytest.raises((ValueError, OverflowError)):
         encode_layer("t", np.array([shapely.Point(1, 1)], dtype=object), np.array([1]),

@@ -155,3 +155,43 @@ def test_big_layer_tiles_read_through_the_rtree_hold_the_same_features(sample_st
         assert decoded(ours, layer) == decoded(general, layer), (layer, z)
         # In id order; features that clip to nothing at the buffer's edge leave no trace in the tile.
         assert page is None or (list(page.ids) == sorted(page.ids) and set(decoded(general, layer)) <= set(page.ids))
+
+
+def test_big_layer_tiles_follow_edits_and_replaced_files(sample_store, tmp_path, monkeypatch):
+    """The R-tree path reads through connections the process keeps: an edit shows in the next
+    tile, a store file replaced by another (an import's atomic write) is read anew, and a file
+    in WAL mode (QGIS edits so) gets no kept connection (one holds a shared lock while open)."""
+    import sqlite3
+
+    import geopandas as gpd
+
+    from layers.backends import gpkg, gpkg_tiles
+
+    monkeypatch.setattr(gpkg, "_BIG_LAYER", 10)
+    store = open_store(copy_sample(sample_store, tmp_path))
+    x, y = tile_at(16)
+    before = decoded(store.vector_tile("parcels", 16, x, y), "parcels")
+    lon, lat = shapely.box(*tile_bounds_lonlat(16, x, y, buffered=False)).centroid.coords[0]
+    new = gpd.GeoDataFrame({"name": ["瓦片测试地块"], "land_status": ["state_reserve"]},
+                           geometry=[shapely.box(lon - 1e-4, lat - 1e-4, lon + 1e-4, lat + 1e-4)], crs=4490)
+    (fid,) = store.insert_features("parcels", validate_layer(new, "parcels"), who="test")
+    after = decoded(store.vector_tile("parcels", 16, x, y), "parcels")
+    assert set(after) == set(before) | {fid} and after[fid]["properties"]["name"] == "瓦片测试地块"
+    assert any(k[0] == str(store.path) for k in gpkg_tiles._IDLE)  # read through a kept connection
+
+    other = tmp_path / "other"
+    other.mkdir()
+    replacement = copy_sample(sample_store, other)
+    replacement.replace(store.path)  # the sample again, without the new parcel: another inode
+    assert set(decoded(store.vector_tile("parcels", 16, x, y), "parcels")) == set(before)
+    store.vector_tile("parcels", 16, x + 1, y)  # a tile not kept yet: read from the new file
+    assert [k for k in gpkg_tiles._IDLE if k[0] == str(store.path)] == [(str(store.path), store.path.stat().st_ino)]
+
+    wal = tmp_path / "wal"
+    wal.mkdir()
+    wal_path = copy_sample(sample_store, wal)
+    with sqlite3.connect(wal_path) as con:
+        assert con.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    wal_store = open_store(wal_path)
+    assert set(decoded(wal_store.vector_tile("parcels", 16, x, y), "parcels")) == set(before)
+    assert not gpkg_tiles._IDLE.get((str(wal_path), wal_path.stat().st_ino))

@@ -238,8 +238,8 @@ class LayerStore(ABC):
         """Encode one tile (backends that encode in the database override this)."""
         from layers.mvt import ENCODING, encode_tile, tile_bounds_lonlat
 
+        page, _ = self.query(name, bbox=tile_bounds_lonlat(z, x, y))  # may read the layer: not under the lock
         with ENCODING:
-            page, _ = self.query(name, bbox=tile_bounds_lonlat(z, x, y))
             return encode_tile(page, name, z, x, y)
 
     def version(self, name: str) -> str:

@@ -171,7 +171,7 @@ class GeoPackageStore(LayerStore):
 
         info = self.info(name)
         if info.feature_count > _BIG_LAYER:
-            box, key = tile_bounds_lonlat(z, x, y), (self.uri, name, info.version)
+            box, key = tile_bounds_lonlat(z, x, y), ((self.uri, name, info.version) if info.version else ())
             with ENCODING:
                 try:
                     with kept_connection(self.path) as con:

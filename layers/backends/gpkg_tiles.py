@@ -14,6 +14,7 @@ __all__ = ["rtree_page", "TilePage", "kept_connection"]
 import contextlib
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import shapely
 
+from gis.errors import NotFoundError
 from layers import gpkg_sql as sql
 from layers.backends.gpkg_access import GATE
 
@@ -30,29 +32,48 @@ from layers.backends.gpkg_access import GATE
 _GDAL_TYPES = ("DATE", "DATETIME")
 
 
-_IDLE: dict[tuple[str, int], list[sqlite3.Connection]] = {}
+_IDLE: dict[tuple[str, int], list[sqlite3.Connection]] = {}  # by (path, inode), oldest path first
+_IDLE_LOCK = threading.Lock()  # the gate lets several sqlite3 users in at once
+_IDLE_PATHS = 8
 
 
 @contextlib.contextmanager
 def kept_connection(path: Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection to ``path`` from those this process keeps for tiles, held
     through the library gate. Opening one per tile cost 0.6 ms, and its first query started
-    from an empty page cache (1.8 ms against 1.2). Idle, a connection holds no lock. Those of
-    a replaced file (another inode) are closed, inside the gate only: closing a descriptor
-    drops every POSIX lock this process holds on the file, GDAL's SQLite's included."""
-    key = (str(path), os.stat(path).st_ino)
+    from an empty page cache (1.8 ms against 1.2). Idle in rollback-journal mode (how GDAL
+    writes GeoPackages) a connection holds no lock; a file in WAL mode (e.g. edited in QGIS)
+    gets a connection per use, as a WAL connection keeps a shared lock while open. Those of
+    a replaced file (another inode) or of the least used paths are closed, inside the gate
+    only: closing a descriptor drops every POSIX lock this process holds on the file, GDAL's
+    SQLite's included."""
+    try:
+        key = (str(path), os.stat(path).st_ino)
+    except FileNotFoundError:
+        raise NotFoundError("the store is empty; build the sample with `renewal sample` or import a layer") from None
     with GATE("sqlite3"):
-        for old in [k for k in _IDLE if k[0] == key[0] and k != key]:
-            for con in _IDLE.pop(old):
-                con.close()
-        idle = _IDLE.setdefault(key, [])
-        con = idle.pop() if idle else sql.connect(path, readonly=True)
+        with _IDLE_LOCK:
+            stale = [k for k in _IDLE if (k[0] == key[0] and k != key)]
+            stale += [k for k in _IDLE if k not in stale and k != key][:max(0, len(_IDLE) - _IDLE_PATHS)]
+            closing = [con for k in stale for con in _IDLE.pop(k)]
+            idle = _IDLE.pop(key, [])
+            _IDLE[key] = idle  # the most recently used path last
+            con = idle.pop() if idle else None
+        for old in closing:
+            old.close()
+        if con is None:
+            con = sql.connect(path, readonly=True)
         try:
             yield con
+            keep = con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal"
         except BaseException:
             con.close()  # in an unknown state (e.g. a hot journal): not kept
             raise
-        idle.append(con)
+        if not keep:
+            con.close()
+            return
+        with _IDLE_LOCK:
+            _IDLE.setdefault(key, []).append(con)
 
 
 @dataclass(frozen=True)
@@ -63,14 +84,13 @@ class _Plan:
     columns: tuple[str, ...]
     booleans: tuple[str, ...]
     reals: tuple[str, ...]
-    srs: object
 
 
 _PLANS: dict[tuple, _Plan | None] = {}
 
 
 def _plan(con: sqlite3.Connection, name: str) -> _Plan | None:
-    geom_col, _, srs = sql.geometry_column(con, name)
+    geom_col, _, _ = sql.geometry_column(con, name)
     rtree = f"rtree_{name}_{geom_col}"
     if not sql.has_table(con, rtree):
         return None
@@ -84,7 +104,7 @@ def _plan(con: sqlite3.Connection, name: str) -> _Plan | None:
     return _Plan(f'SELECT {select} FROM "{name}" t JOIN "{rtree}" r ON t."{pk}" = r.id '
                  f'WHERE r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ? ORDER BY t."{pk}"',
                  cols, tuple(c for c in cols if types[c] == "BOOLEAN"),
-                 tuple(c for c in cols if types[c] in ("REAL", "FLOAT", "DOUBLE")), srs)
+                 tuple(c for c in cols if types[c] in ("REAL", "FLOAT", "DOUBLE")))
 
 
 class TilePage(NamedTuple):
@@ -112,8 +132,9 @@ def rtree_page(con: sqlite3.Connection, name: str, bbox, version: tuple = ()) ->
     geoms = sql.blob_geometries(values[-1])
     inside = shapely.intersects(geoms, shapely.box(x0, y0, x1, y1)) if len(geoms) else np.zeros(0, bool)
     columns = dict(zip(plan.columns, (v[inside] for v in values[1:-1]), strict=True))
-    for c in plan.reals:  # typed, as GDAL reads them (None → NaN)
-        columns[c] = columns[c].astype(float)
+    for c in plan.reals:  # typed, as GDAL reads them (None → NaN); SQLite lets a REAL column hold text
+        with contextlib.suppress(ValueError, TypeError):
+            columns[c] = columns[c].astype(float)
     for c in plan.booleans:  # stored as 0/1; GDAL reads booleans
         columns[c] = np.array([None if v is None else bool(v) for v in columns[c]], dtype=object)
     return TilePage(values[0][inside].astype(np.int64), geoms[inside], columns)
