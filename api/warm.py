@@ -55,6 +55,12 @@ def warm(app) -> dict[str, float]:
         took[f"{path}?{query}" if query else path] = time.perf_counter() - start
         if status != 200:
             log.info("warming: %s?%s answered %s", path, query, status)
+    if any("/tiles/" in path for path, _ in pages):
+        # The tile above may come from the tile folder (another worker made it): the encoder
+        # and the read plan are loaded only by encoding one.
+        start = time.perf_counter()
+        store._encode_tile(parcels.name, MAX_ZOOM, 0, 0)
+        took["tile encoder"] = time.perf_counter() - start
     return took
 
 

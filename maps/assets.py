@@ -11,7 +11,7 @@ name. A versioned URL (``?v=`` + hash) can be kept by the browser for a year.
 
 from __future__ import annotations
 
-__all__ = ["STATIC_PREFIX", "STATIC_ROOT", "Asset", "asset_url", "load_asset"]
+__all__ = ["STATIC_PREFIX", "STATIC_ROOT", "Asset", "asset_url", "load_asset", "PAGE_START", "early_head"]
 
 import gzip
 import hashlib
@@ -77,3 +77,16 @@ def asset_url(rel: str) -> str:
     if asset is None:
         raise FileNotFoundError(f"no static file {rel!r} under {STATIC_ROOT}")
     return f"{STATIC_PREFIX}/{rel}?v={asset.digest}"
+
+
+#: How every map page begins (``maps.builders``): what a server may send before rendering it.
+PAGE_START = b"<!DOCTYPE html>\n<html>\n<head>"
+
+
+def early_head() -> str:
+    """The start of a map page with preload hints for the files every map page loads, for a
+    server to send while it renders the rest (which follows from inside its ``<head>``)."""
+    files = (("vendor/leaflet/leaflet.js", "script"), ("renewal.js", "script"),
+             ("vendor/leaflet/leaflet.css", "style"), ("renewal.css", "style"))
+    return PAGE_START.decode() + "\n" + "".join(f'<link rel="preload" href="{asset_url(path)}" as="{kind}">\n'
+                                               for path, kind in files)

@@ -4,7 +4,7 @@ from the API by view."""
 
 from __future__ import annotations
 
-__all__ = ["overview_page", "area_page", "targets_page", "STATIC_PREFIX", "PAGE_START", "early_head"]
+__all__ = ["overview_page", "area_page", "targets_page", "STATIC_PREFIX"]
 
 import json
 import math
@@ -46,19 +46,6 @@ def _basemaps(lang: str, datum: str, tianditu_token: str = "") -> list[dict]:
                            "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
                            f"&TILECOL={{x}}&tk={tianditu_token}"})
     return out
-
-
-#: How every page :func:`_render` makes begins: what a server may send before rendering it.
-PAGE_START = b"<!DOCTYPE html>\n<html>\n<head>"
-
-
-def early_head() -> str:
-    """The start of a map page with preload hints for the files every map page loads, for a
-    server to send while it renders the rest (which follows from inside its ``<head>``)."""
-    files = (("vendor/leaflet/leaflet.js", "script"), ("renewal.js", "script"),
-             ("vendor/leaflet/leaflet.css", "style"), ("renewal.css", "style"))
-    return PAGE_START.decode() + "\n" + "".join(f'<link rel="preload" href="{asset_url(path)}" as="{kind}">\n'
-                                               for path, kind in files)
 
 
 def _render(config: dict, title: str, bounds, inline: Inline | None = None) -> str:
@@ -106,6 +93,8 @@ def _render(config: dict, title: str, bounds, inline: Inline | None = None) -> s
     # DOMContentLoaded it waited for a layout of the empty map first (1,000 parcels: 10–15 ms).
     init = f"renewalInit({m.get_name()}, RENEWAL_CONFIG);\n"
     tail, closing, after = tail.rpartition("</script>")
+    if not closing:
+        raise AssertionError("folium wrote no script after the page's body: nothing would start the map")
     return (f"{head}{end}\n<script>var RENEWAL_CONFIG = {text};\n{_PREFETCH_JS}</script>{body}{data}{end_body}"
             f"{tail}{init}{closing}{after}")
 

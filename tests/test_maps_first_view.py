@@ -119,6 +119,7 @@ def test_warming_loads_the_tile_path_for_tiled_parcels(sample_store, monkeypatch
     with caplog.at_level("INFO", logger="renewal.warm"):
         took = warm(app)
     assert "/collections/parcels/tiles/WebMercatorQuad/22/0/0" in took and not any(k.startswith("/maps/data/") for k in took)
+    assert "tile encoder" in took
     assert "answered" not in caplog.text  # every warming request answered 200
 
 
@@ -162,3 +163,31 @@ def test_an_answer_written_into_a_page_is_compressed_when_first_sent(client):
     r = client.get(f"{spec['url']}?{urlencode(params, safe=',')}", headers={"Accept-Encoding": "gzip"})
     assert r.headers["server-timing"].startswith("cached") and r.headers["content-encoding"] == "gzip"
     assert r.json() == json.loads(_inlined(html)[spec["inline"]["element"]])
+
+
+def test_an_overview_of_a_store_without_areas_is_a_404_not_a_cut_page(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from layers.imports import import_frame
+    from layers.store import open_store
+
+    store = open_store(tmp_path / "empty.gpkg")
+    import_frame(store, gpd.GeoDataFrame({"name": ["一所小学"], "category": ["primary_school"]},
+                                         geometry=[shapely.Point(113.2, 35.2)], crs=4490), layer="services")
+    client = TestClient(create_app(Settings(store=str(store.path), warm=False)))
+    r = client.get("/maps/overview")
+    assert r.status_code == 404 and "renewal_areas" in r.json()["detail"]
+
+
+def test_a_page_that_fails_after_its_start_says_so_and_is_not_kept(sample_store, monkeypatch, caplog):
+    import api.routes.maps as routes
+
+    client = TestClient(create_app(Settings(store=str(sample_store.path), warm=False)), raise_server_exceptions=False)
+    monkeypatch.setattr(routes, "overview_html", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    r = client.get("/maps/overview?zoom=16&lang=en", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and "the map could not be made (error id" in r.text and r.text.endswith("</html>")
+    assert "boom" in caplog.text
+    monkeypatch.undo()
+    ok = client.get("/maps/overview?zoom=16&lang=en")
+    assert "renewalInit(" in ok.text  # rendered again, not the failed page

@@ -5,10 +5,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
 import time
+import uuid
 import zlib
 from collections import OrderedDict
 from typing import Annotated
@@ -27,8 +29,8 @@ from gis.targets import TOTAL_REGION, check_targets
 from layers.features import FeatureQuery, query_features, read_layer_cached
 from layers.mvt import min_zoom
 from layers.schemas import LABELS_ZH
-from maps.assets import asset_url
-from maps.builders import PAGE_START, area_page, early_head, overview_page, targets_page
+from maps.assets import PAGE_START, asset_url, early_head
+from maps.builders import area_page, overview_page, targets_page
 from maps.site_form import site_selection_page
 from workflows.inputs import analysis_inputs, resolve_area
 from workflows.services import area_isochrones, area_services_report
@@ -38,6 +40,7 @@ router = APIRouter(prefix="/maps", tags=["Maps"])
 Lang = Annotated[str, Query(pattern="^(zh|en)$")]
 Basemap = Annotated[str, Query(pattern="^(local|amap)$")]
 HTML = "text/html; charset=utf-8"
+log = logging.getLogger(__name__)
 
 
 def _datum(basemap: str) -> str:
@@ -71,6 +74,7 @@ def overview(request: Request, store: Store, _: Reader, lang: Lang = "zh", basem
     """Big layers (more than ``TILED_FEATURES`` features) are drawn from vector tiles unless
     ``tiles=false``. The page is kept per layer versions and query, compressed once, with an
     ETag (a page load costs no rendering; a revisit gets a 304)."""
+    store.find_kind("renewal_areas")  # no areas, no overview: a 404 before any byte of the page
     args = {"lang": lang, "datum": _datum(basemap), "tianditu_token": _token(request),
             "show": (show,) if show else (), "zoom": zoom, "tiles": tiles}
     versions = tuple((i.name, i.version) for i in store.layers())
@@ -228,9 +232,18 @@ def _page(key: tuple, request: Request, headers: dict, make) -> Response:
 
     def chunks():
         yield first if gz else early
-        page = make()
-        rest = page[page.index(b"<head>") + len(b"<head>"):].lstrip(b"\n") if page.startswith(PAGE_START) \
-            else page
+        try:
+            page = make()
+            if not page.startswith(PAGE_START):
+                raise AssertionError("a map page that does not start as maps.assets.PAGE_START says")
+        except Exception:  # the status is sent: the page says it failed, and is not kept
+            error_id = uuid.uuid4().hex[:12]
+            log.exception("rendering %s failed (error id %s)", request.url.path, error_id)
+            rest = (f"</head><body><p>地图生成失败 / the map could not be made (error id {error_id})</p>"
+                    "</body></html>").encode()
+            yield packer.compress(rest) + packer.flush() if gz else rest
+            return
+        rest = page[len(PAGE_START):].lstrip(b"\n")
         packed = packer.compress(rest) + packer.flush()
         _keep(key, early + rest, first + packed)
         yield packed if gz else rest

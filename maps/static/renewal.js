@@ -170,12 +170,18 @@
     if (spec.tiles) return makeTiled(spec, C, map);
     var opts = {style: styleFor(spec), onEachFeature: function (f, layer) {
       f.properties.__id = f.id;
+      /* Markers keep their own popup (Enter on a focused marker opens it, a second click closes it). */
+      if (spec.popup && layer instanceof L.Marker) layer.bindPopup(function () { return popupHtml(f.properties, spec); }, {maxWidth: 360});
       if (spec.tooltipField) layer.bindTooltip(esc(f.properties[spec.tooltipField]), {sticky: true});
     }};
     if (spec.glyphField || spec.rankField) opts.pointToLayer = function (f, latlng) { return L.marker(latlng, {icon: iconFor(spec, f.properties)}); };
     else opts.pointToLayer = function (f, latlng) { return L.circleMarker(latlng, Object.assign({radius: 5}, styleFor(spec)(f))); };
     var geo = L.geoJSON(null, opts);
-    if (spec.popup) geo.on("click", function (e) { featurePopup(map, e.layer, spec, e.latlng); });
+    if (spec.popup) geo.on("click", function (e) {
+      if (e.layer.getPopup()) return;  /* a marker's own */
+      L.DomEvent.stop(e);  /* as a bound popup does: the map's own click handlers do not see it */
+      featurePopup(map, e.layer, spec, e.latlng);
+    });
     var holder = spec.cluster && L.markerClusterGroup ? L.markerClusterGroup({disableClusteringAtZoom: 17, chunkedLoading: true}) : null;
     if (holder) { holder.addLayer(geo); }
     var extras = null;
@@ -190,7 +196,8 @@
   /* A feature's popup, made when it is asked for: one bound to each feature was a tenth of
      the first draw (1,000 parcels: 1,000 popups and their handlers, before any was opened). */
   function featurePopup(map, layer, spec, latlng) {
-    if (!spec.popup) return;
+    if (!spec.popup || !map.hasLayer(layer)) return;  /* a layer switched off: as openPopup() did */
+    if (layer.getPopup()) { layer.openPopup(); return; }
     var at = latlng || (layer.getCenter ? layer.getCenter() : layer.getLatLng());
     L.popup({maxWidth: 360}).setLatLng(at).setContent(popupHtml(layer.feature.properties, spec)).openOn(map);
   }
