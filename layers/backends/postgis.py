@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
+import psycopg
 import rasterio
 from psycopg import sql
 from psycopg_pool import ConnectionPool
@@ -91,8 +92,12 @@ class PostGISStore(LayerStore):
             pool = _POOLS.get(self.location)
             if pool is None:
                 self._probe()
+                # Autocommit: a read is its statements alone (in READ COMMITTED each statement
+                # took its own snapshot anyway), without a BEGIN and a ROLLBACK around them —
+                # two of the ~60 round trips of a first overview page per read. Writes open
+                # their transaction themselves (``_write``).
                 pool = ConnectionPool(self.location, min_size=1, max_size=8, open=False, timeout=30,
-                                      kwargs={"application_name": "renewal-gis"})
+                                      kwargs={"application_name": "renewal-gis", "autocommit": True})
                 try:
                     pool.open(wait=True, timeout=15)
                 except Exception as ex:
@@ -142,11 +147,11 @@ class PostGISStore(LayerStore):
 
     def layers(self) -> list[LayerInfo]:
         with self._read() as cur:
-            cur.execute("SELECT to_regclass(%s)", (q.META,))
-            if cur.fetchone()[0] is None:
+            try:
+                cur.execute(f"SELECT name, kind, geometry_type, feature_count, source, imported_at, original_crs, "
+                            f"encoding, synthetic, notes, version FROM {q.META} ORDER BY name")
+            except psycopg.errors.UndefinedTable:  # a database no layer was written to yet
                 return []
-            cur.execute(f"SELECT name, kind, geometry_type, feature_count, source, imported_at, original_crs, "
-                        f"encoding, synthetic, notes, version FROM {q.META} ORDER BY name")
             rows = cur.fetchall()
         return [LayerInfo(*r[:8], bool(r[8]), r[9] or "", r[10] or "") for r in rows]
 
