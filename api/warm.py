@@ -74,7 +74,11 @@ async def _get(app, path: str, query: str) -> int:
     asked, status = [{"type": "http.request", "body": b"", "more_body": False}], []
 
     async def receive():
-        return asked.pop() if asked else {"type": "http.disconnect"}
+        if asked:
+            return asked.pop()
+        # Nobody leaves: a streamed answer (a page not kept yet) listens for a disconnect
+        # while it renders, and stops rendering on one.
+        await asyncio.Event().wait()
 
     async def send(message):
         if message["type"] == "http.response.start":
