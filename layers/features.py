@@ -9,7 +9,8 @@ northing/easting, the X/Y of Chinese survey practice).
 from __future__ import annotations
 
 __all__ = ["CRS84", "SUPPORTED_CRS", "crs_uri", "parse_crs_uri", "FeatureQuery", "query_features",
-           "collection_info", "feature_collections", "to_geojson_features", "read_layer_cached"]
+           "collection_info", "feature_collections", "to_geojson_features", "read_layer_cached",
+           "bbox_in_storage"]
 
 import json
 import math
@@ -130,7 +131,9 @@ class FeatureQuery:
     cql: str | None = None  # a CQL2 text filter (OGC API – Features Part 3)
 
 
-def _bbox_in_storage(bbox: list[float], bbox_crs: int | None) -> tuple[float, float, float, float]:
+def bbox_in_storage(bbox: list[float], bbox_crs: int | None) -> tuple[float, float, float, float]:
+    """``bbox`` (4 or 6 numbers in ``bbox_crs``, None = CRS84) as lon/lat in the storage CRS;
+    an InputError says what is wrong with it."""
     if len(bbox) not in (4, 6) or not all(math.isfinite(v) for v in bbox):
         raise InputError("bbox needs 4 (or 6) finite numbers: minx,miny,maxx,maxy")
     x0, y0, x1, y1 = (bbox[0], bbox[1], bbox[3], bbox[4]) if len(bbox) == 6 else bbox
@@ -162,7 +165,7 @@ def query_features(store: LayerStore, name: str, q: FeatureQuery) -> tuple[gpd.G
         raise InputError(f"limit must be between 1 and {MAX_LIMIT}, got {q.limit}")
     if q.offset < 0:
         raise InputError(f"offset must be >= 0, got {q.offset}")
-    bbox = _bbox_in_storage(q.bbox, q.bbox_crs) if q.bbox is not None else None
+    bbox = bbox_in_storage(q.bbox, q.bbox_crs) if q.bbox is not None else None
     cql = parse_cql2(q.cql) if q.cql else None
     frame, matched = store.query(name, bbox=bbox, filters=q.filters, ids=q.ids, limit=q.limit, offset=q.offset,
                                  cql=cql)

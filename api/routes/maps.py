@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 import logging
 import os
 import re
-import threading
 import time
 import uuid
 import zlib
-from collections import OrderedDict
 from typing import Annotated
 
-import numpy as np
-import shapely
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from api.deps import Reader, Store
-from gis.crs import gcj02_to_wgs84, transform_geometries, wgs84_to_gcj02
+from api.map_data import data_answer, data_key, keep, peek, shift
 from gis.errors import InputError
 from gis.isochrones import distance_rings
 from gis.services import lines_to_nearest
 from gis.targets import TOTAL_REGION, check_targets
-from layers.features import FeatureQuery, query_features, read_layer_cached
+from layers.features import read_layer_cached
 from layers.mvt import min_zoom
 from layers.schemas import LABELS_ZH
 from maps.assets import PAGE_START, asset_url, early_head
@@ -109,7 +103,7 @@ def _inline_answer(store, layer: str, params: dict) -> bytes | None:
     info = store.info(layer)
     if not info.version or info.feature_count > INLINE_FEATURES:
         return None
-    body, _, _ = _data_answer(store, layer, params.get("bbox"), int(params["limit"]), params.get("datum", "cgcs2000"),
+    body, _, _ = data_answer(store, layer, params.get("bbox"), int(params["limit"]), params.get("datum", "cgcs2000"),
                               None, params.get("properties"), {}, pack=False)
     counts = _RETURNED.search(body[-80:])
     return body if counts and counts[1] == counts[2] else None
@@ -131,7 +125,7 @@ def area_map(area: str, request: Request, store: Store, _: Reader, lang: Lang = 
     iso = area_isochrones(store, inputs, origin) if inputs.network is not None else None
     lines = lines_to_nearest(origin, report, services)
     datum = _datum(basemap)
-    frames = [_shift(f, datum) for f in (origin, distance_rings(origin), iso, lines)]
+    frames = [shift(f, datum) for f in (origin, distance_rings(origin), iso, lines)]
     return area_page(frames[0], report, frames[1], frames[2], frames[3], lang=lang, datum=datum,
                      tianditu_token=_token(request), with_planned=with_planned)
 
@@ -172,55 +166,13 @@ def targets_map(store: Store, _: Reader, city: str = "焦作市", metric: str = 
                         label, lang=lang, title=f"{city} {year} {label}")
 
 
-#: Answers of ``/maps/data`` kept per layer version and query (GeoJSON and its gzip), up to
-#: this many bytes per worker: every page load asks for the same districts and areas.
-DATA_CACHE_BYTES = 64 * 2**20
-_data_cache: OrderedDict[tuple, tuple[bytes, bytes | None]] = OrderedDict()
-_data_cache_lock = threading.Lock()
-
-
-def _cached(key: tuple, make, *, pack: bool = True) -> tuple[bytes, bytes | None, bool]:
-    """(GeoJSON, its gzip or None when small, whether it was cached) for ``key``. ``pack``
-    False: the gzip is not needed now (an answer written into a page) and is made when an
-    answer is first sent compressed — 4 ms of a page's first rendering at 1,000 parcels."""
-    hit = _peek(key)
-    if hit is not None:
-        if pack and hit[1] is None and len(hit[0]) >= 2048:
-            hit = (hit[0], gzip.compress(hit[0], compresslevel=5))
-            _keep(key, *hit)
-        return (*hit, True)
-    body = make()
-    packed = gzip.compress(body, compresslevel=5) if pack and len(body) >= 2048 else None
-    _keep(key, body, packed)
-    return body, packed, False
-
-
-def _peek(key: tuple) -> tuple[bytes, bytes | None] | None:
-    with _data_cache_lock:
-        hit = _data_cache.get(key)
-        if hit is not None:
-            _data_cache.move_to_end(key)
-        return hit
-
-
-def _keep(key: tuple, body: bytes, packed: bytes | None) -> None:
-    if len(body) + len(packed or b"") > DATA_CACHE_BYTES // 8:
-        return
-    with _data_cache_lock:
-        _data_cache[key] = (body, packed)
-        held = sum(len(b) + len(z or b"") for b, z in _data_cache.values())
-        while held > DATA_CACHE_BYTES and len(_data_cache) > 1:
-            b, z = _data_cache.popitem(last=False)[1]
-            held -= len(b) + len(z or b"")
-
-
 def _page(key: tuple, request: Request, headers: dict, make) -> Response:
     """A map page kept per ``key`` (compressed once). Not kept yet: its start and the preload
     hints of the files it loads go out at once, the rest once rendered — the browser fetches
     Leaflet meanwhile (1,000 parcels: 15–25 ms of rendering, after which the files were only
     asked for)."""
     gz = "gzip" in request.headers.get("accept-encoding", "")
-    hit = _peek(key)
+    hit = peek(key)
     if hit is not None:
         body, packed = hit
         if packed is not None and gz:
@@ -245,7 +197,7 @@ def _page(key: tuple, request: Request, headers: dict, make) -> Response:
             return
         rest = page[len(PAGE_START):].lstrip(b"\n")
         packed = packer.compress(rest) + packer.flush()
-        _keep(key, early + rest, first + packed)
+        keep(key, early + rest, first + packed)
         yield packed if gz else rest
 
     return StreamingResponse(chunks(), media_type=HTML,
@@ -261,12 +213,12 @@ def map_data(layer: str, request: Request, store: Store, _: Reader, bbox: str | 
     repeated page loads cost neither a read nor an encoding; If-None-Match answers 304."""
     start = time.perf_counter()
     version = store.info(layer).version
-    etag = f'"{hashlib.sha1(repr(_data_key(store, layer, version, bbox, limit, datum, category, properties)).encode()).hexdigest()[:24]}"'
+    etag = f'"{hashlib.sha1(repr(data_key(store, layer, version, bbox, limit, datum, category, properties)).encode()).hexdigest()[:24]}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if version and request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     timing: dict[str, float] = {}
-    body, packed, hit = _data_answer(store, layer, bbox, limit, datum, category, properties, timing)
+    body, packed, hit = data_answer(store, layer, bbox, limit, datum, category, properties, timing)
     # The browser's resource timing shows these (bench_maps reads the first call's).
     headers["Server-Timing"] = (", ".join(f"{k};dur={v:.1f}" for k, v in timing.items()) if not hit else
                                 f"cached;dur={(time.perf_counter() - start) * 1000:.1f}")
@@ -274,80 +226,6 @@ def map_data(layer: str, request: Request, store: Store, _: Reader, bbox: str | 
         headers["Content-Encoding"] = "gzip"  # compressed once, when cached
         return Response(packed, media_type="application/geo+json", headers=headers)
     return Response(body, media_type="application/geo+json", headers=headers)
-
-
-def _data_key(store, layer: str, version: str, *query) -> tuple:
-    return (store.uri, layer, version, *query)
-
-
-def _data_answer(store, layer: str, bbox: str | None, limit: int, datum: str, category: str | None,
-                 properties: str | None, timing: dict[str, float], *, pack: bool = True
-                 ) -> tuple[bytes, bytes | None, bool]:
-    """(GeoJSON, its gzip or None, whether it was cached): kept per layer version and query."""
-    version = store.info(layer).version
-
-    def make() -> bytes:
-        return _map_data(store, layer, bbox, limit, datum, category, properties, timing)
-
-    if not version:
-        return make(), None, False
-    return _cached(_data_key(store, layer, version, bbox, limit, datum, category, properties), make, pack=pack)
-
-
-def _map_data(store, layer: str, bbox: str | None, limit: int, datum: str, category: str | None,
-              properties: str | None, timing: dict[str, float]) -> bytes:
-    box = None
-    if bbox:
-        try:
-            box = [float(v) for v in bbox.split(",")]
-        except ValueError:
-            raise InputError("bbox must be four numbers: west,south,east,north") from None
-        if datum == "gcj02" and len(box) == 4:  # the view is in GCJ-02: query in CGCS2000
-            (x0, x1), (y0, y1) = gcj02_to_wgs84(np.array(box[::2]), np.array(box[1::2]))
-            box = [float(x0), float(y0), float(x1), float(y1)]
-    filters = {"category": category} if category else None
-    fields = [f for f in properties.split(",") if f] if properties else None
-    start = time.perf_counter()
-    page, matched = query_features(store, layer, FeatureQuery(bbox=box, limit=limit, filters=filters,
-                                                              properties=fields))
-    page = _shift(page, datum)
-    queried = time.perf_counter()
-    body = _feature_collection(page, fields, matched)
-    timing["query"] = (queried - start) * 1000
-    timing["encode"] = (time.perf_counter() - queried) * 1000
-    return body
-
-
-def _feature_collection(frame, fields: list[str] | None, matched: int) -> bytes:
-    """The page as a GeoJSON FeatureCollection (lon/lat to 6 decimals, about 0.1 m; ``fields``
-    or every property). Geometries are written by GEOS in one call and properties by the json
-    module, without building a dict per feature: a tenth of the time of the general writer
-    (``to_geojson_features``) on 5,000 parcels."""
-    cols = [c for c in frame.columns if c not in ("geometry", "id") and (fields is None or c in fields)]
-    geoms = np.asarray(frame.geometry.values)
-    if len(geoms):
-        geoms = shapely.transform(geoms, lambda c: np.round(c, 6))
-    texts = shapely.to_geojson(geoms) if len(geoms) else []
-    ids = frame["id"].tolist() if "id" in frame.columns else list(range(len(frame)))
-    if cols:
-        props = json.loads(frame[cols].to_json(orient="records", date_format="iso", force_ascii=False,
-                                               double_precision=15))
-    else:
-        props = [{}] * len(frame)
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-    features = ",".join(f'{{"type":"Feature","id":{int(fid)},"geometry":{geom or "null"},"properties":{dumps(p)}}}'
-                        for fid, geom, p in zip(ids, texts, props, strict=True))
-    return (f'{{"type":"FeatureCollection","features":[{features}],"numberMatched":{int(matched)},'
-            f'"numberReturned":{len(frame)}}}').encode()
-
-
-def _shift(frame, datum: str):
-    """Overlays drawn on Amap tiles must be in GCJ-02 to line up with its streets."""
-    if frame is None or datum != "gcj02" or len(frame) == 0:
-        return frame
-    out = frame.to_crs(4490).copy()
-    out["geometry"] = transform_geometries(out.geometry.values, wgs84_to_gcj02)
-    return out
 
 
 __all__ = ["router", "overview_html", "INLINE_FEATURES"]
