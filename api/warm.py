@@ -16,9 +16,12 @@ __all__ = ["start_warming", "warm"]
 
 import asyncio
 import gc
+import gzip
+import json
 import logging
 import threading
 import time
+import urllib.parse
 
 from gis.errors import RenewalError
 from maps.assets import STATIC_PREFIX, STATIC_ROOT, load_asset
@@ -38,24 +41,25 @@ def warm(app) -> dict[str, float]:
         load_asset(str(path.relative_to(STATIC_ROOT)))
     took["static"] = time.perf_counter() - start
     pages = [(f"{STATIC_PREFIX}/renewal.js", "")]
+    parcels = shown = None
     if store.has_kind("renewal_areas"):
         pages.append(("/maps/overview", ""))
         if store.has_kind("parcels"):  # the parcels by view (a box of their own): the code paths, not the answer
             parcels = store.info(store.find_kind("parcels"))
-            pages.append(("/maps/overview", f"show=parcels&zoom={max(13, min_zoom(parcels.feature_count))}"))
-            # Too many to be in the page: one feature by view reads the layer (the GeoPackage
-            # keeps it whole, with its R-tree; PostGIS warms its connection and buffers).
-            if parcels.feature_count <= TILED_FEATURES:
-                box = ",".join(f"{v:.6f}" for v in store.read_cached(store.find_kind("renewal_areas")).total_bounds)
-                pages.append((f"/maps/data/{parcels.name}", f"limit=1&bbox={box}"))
-            else:  # drawn from tiles: one far off the layer (empty) loads the encoder and the layer's read plan
+            shown = ("/maps/overview", f"show=parcels&zoom={max(13, min_zoom(parcels.feature_count))}")
+            pages.append(shown)
+            if parcels.feature_count > TILED_FEATURES:  # drawn from tiles: one far off the layer (empty)
                 pages.append((f"/collections/{parcels.name}/tiles/WebMercatorQuad/{MAX_ZOOM}/0/0", ""))
+    bodies = {}
     for path, query in pages:
-        start = time.perf_counter()
-        status = asyncio.run(_get(app, path, query))
-        took[f"{path}?{query}" if query else path] = time.perf_counter() - start
-        if status != 200:
-            log.info("warming: %s?%s answered %s", path, query, status)
+        bodies[path, query] = _timed_get(app, path, query, took)
+    if parcels is not None and parcels.feature_count <= TILED_FEATURES:
+        # Asked for by view: one feature of a box with the page's query reads the layer (the
+        # GeoPackage keeps it whole, with its R-tree; PostGIS warms its connection and buffers)
+        # and writes its features' texts for every box after it (api.map_data).
+        box = ",".join(f"{v:.6f}" for v in store.read_cached(store.find_kind("renewal_areas")).total_bounds)
+        query = _layer_query(bodies[shown], "parcels", limit=1)
+        _timed_get(app, f"/maps/data/{parcels.name}", f"{query}&bbox={box}", took)
     if any("/tiles/" in path for path, _ in pages):
         # The tile above may come from the tile folder (another worker made it): the encoder
         # and the read plan are loaded only by encoding one.
@@ -65,13 +69,37 @@ def warm(app) -> dict[str, float]:
     return took
 
 
-async def _get(app, path: str, query: str) -> int:
-    """GET ``path?query`` through the ASGI app in this process; the status."""
+def _timed_get(app, path: str, query: str, took: dict[str, float]) -> bytes:
+    """The body of ``path?query`` (empty unless it answered 200); its time goes in ``took``."""
+    start = time.perf_counter()
+    status, body = asyncio.run(_get(app, path, query))
+    took[f"{path}?{query}" if query else path] = time.perf_counter() - start
+    if status != 200:
+        log.info("warming: %s?%s answered %s", path, query, status)
+        return b""
+    return body
+
+
+def _layer_query(page: bytes, layer: str, **override) -> str:
+    """The ``/maps/data`` query the map ``page`` makes for ``layer`` (its config, maps.builders),
+    with ``override``; the bare ``override`` when the page has no such layer."""
+    query = {}
+    if b"var RENEWAL_CONFIG = " in page:
+        config = json.loads(page.split(b"var RENEWAL_CONFIG = ", 1)[1].split(b";\n", 1)[0]
+                            .replace(b"<\\/", b"</").replace(b"<\\!--", b"<!--"))
+        spec = next((s for s in config.get("layers", []) if s.get("id") == layer and s.get("query")), None)
+        query = dict(urllib.parse.parse_qsl(spec["query"])) if spec else {}
+    return urllib.parse.urlencode({**query, **override}, safe=",")
+
+
+async def _get(app, path: str, query: str) -> tuple[int, bytes]:
+    """GET ``path?query`` through the ASGI app in this process; the status and the body (gzip
+    undone)."""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
              "headers": [(b"host", b"127.0.0.1"), (b"accept-encoding", b"gzip")],
              "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 80)}
-    asked, status = [{"type": "http.request", "body": b"", "more_body": False}], []
+    asked, status, body, packed = [{"type": "http.request", "body": b"", "more_body": False}], [], [], []
 
     async def receive():
         if asked:
@@ -83,9 +111,13 @@ async def _get(app, path: str, query: str) -> int:
     async def send(message):
         if message["type"] == "http.response.start":
             status.append(message["status"])
+            packed.extend(v for k, v in message.get("headers", []) if k.lower() == b"content-encoding")
+        elif message["type"] == "http.response.body":
+            body.append(message.get("body", b""))
 
     await app(scope, receive, send)
-    return status[0] if status else 0
+    data = b"".join(body)
+    return (status[0] if status else 0), gzip.decompress(data) if b"gzip" in packed and data else data
 
 
 def _run(app) -> None:

@@ -4,11 +4,13 @@ a worker's caches warmed as it starts."""
 
 import json
 import re
+import urllib.parse
 from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
 
+import api.map_data as map_data
 from api.app import create_app
 from api.routes.maps import INLINE_FEATURES
 from api.settings import Settings
@@ -100,11 +102,22 @@ def test_the_overview_uses_versioned_assets(client):
     assert assets and all("?v=" in a for a in assets), assets
 
 
-def test_warming_fills_the_overviews_caches(sample_store):
+def test_warming_fills_the_overviews_caches(sample_store, monkeypatch):
+    import api.routes.maps as routes
+
+    # The parcels asked for by view, as 10,000 are (the sample's 330 would be written into the page).
+    monkeypatch.setattr(routes, "INLINE_FEATURES", 100)
     app = create_app(Settings(store=str(sample_store.path), warm=False))
+    map_data._TEXTS.items.clear()  # kept per process: what other tests wrote
     took = warm(app)
     assert {"static", "/static/maps/renewal.js", "/maps/overview", "/maps/overview?show=parcels&zoom=13"} < set(took)
-    assert any(k.startswith("/maps/data/parcels?limit=1&bbox=") for k in took)
+    asked = next(k for k in took if k.startswith("/maps/data/parcels?"))
+    assert "limit=1&" in asked and "&bbox=" in asked
+    # With the page's query: the parcels' texts every new box is cut from are written (api.map_data).
+    parcels = next(s for s in _config(TestClient(app).get("/maps/overview?show=parcels&zoom=13").text)["layers"]
+                   if s["id"] == "parcels")
+    fields = tuple(dict(urllib.parse.parse_qsl(parcels["query"]))["properties"].split(","))
+    assert ("parcels", fields) in {(k[1], k[3]) for k in map_data._TEXTS.items}
     client = TestClient(app)
     page = client.get("/maps/overview")
     # Kept whole by warm() (a page not kept yet is streamed, without a length): the render
