@@ -24,7 +24,7 @@ import time
 import urllib.parse
 
 from gis.errors import RenewalError
-from maps.assets import STATIC_PREFIX, STATIC_ROOT, load_asset
+from maps.assets import BASE_SCRIPTS, BASE_STYLES, STATIC_ROOT, bundle_url, load_asset, load_bundle
 
 log = logging.getLogger("renewal.warm")
 
@@ -39,8 +39,10 @@ def warm(app) -> dict[str, float]:
     start = time.perf_counter()
     for path in sorted(p for p in STATIC_ROOT.rglob("*") if p.is_file()):
         load_asset(str(path.relative_to(STATIC_ROOT)))
+    for files in (BASE_SCRIPTS, BASE_STYLES):
+        load_bundle(files)
     took["static"] = time.perf_counter() - start
-    pages = [(f"{STATIC_PREFIX}/renewal.js", "")]
+    pages = [(bundle_url(BASE_SCRIPTS).split("?")[0], "")]
     parcels = shown = None
     if store.has_kind("renewal_areas"):
         pages.append(("/maps/overview", ""))

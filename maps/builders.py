@@ -17,7 +17,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 
-from maps.assets import STATIC_PREFIX, asset_url
+from maps.assets import BASE_SCRIPTS, BASE_STYLES, STATIC_PREFIX, asset_url, bundle_url
 from maps.i18n import GLYPHS, STATUS_COLORS, field_label, t, vocabulary
 
 #: What a page writes into its HTML at most (uncompressed), the layers it draws first before
@@ -62,16 +62,15 @@ def _render(config: dict, title: str, bounds, inline: Inline | None = None) -> s
                 for spec in layers)
     # Versioned URLs (maps.assets): the browser may keep each file for good.
     config["vectorgrid"] = asset_url("vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js")
-    m.default_js = [("leaflet", asset_url("vendor/leaflet/leaflet.js")),
+    # Leaflet and ours as one script and one style sheet (maps.assets); plugins after them.
+    m.default_js = [("renewal", bundle_url(BASE_SCRIPTS)),
                     *([("markercluster", asset_url("vendor/markercluster/leaflet.markercluster.js"))]
                       if cluster else []),
-                    *([("vectorgrid", config["vectorgrid"])] if tiles else []),
-                    ("renewal", asset_url("renewal.js"))]
-    m.default_css = [("leaflet_css", asset_url("vendor/leaflet/leaflet.css")),
+                    *([("vectorgrid", config["vectorgrid"])] if tiles else [])]
+    m.default_css = [("renewal_css", bundle_url(BASE_STYLES)),
                      *([("markercluster_css", asset_url("vendor/markercluster/MarkerCluster.css")),
                         ("markercluster_default_css", asset_url("vendor/markercluster/MarkerCluster.Default.css"))]
-                       if cluster else []),
-                     ("renewal_css", asset_url("renewal.css"))]
+                       if cluster else [])]
     config["fit"] = [[y0, x0], [y1, x1]]
     for spec in layers:
         if spec.get("url"):

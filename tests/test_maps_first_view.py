@@ -15,7 +15,7 @@ from api.app import create_app
 from api.routes.maps import INLINE_FEATURES
 from api.settings import Settings
 from api.warm import warm
-from maps.assets import STATIC_PREFIX, asset_url, load_asset
+from maps.assets import BASE_SCRIPTS, BASE_STYLES, STATIC_PREFIX, asset_url, bundle_url, load_asset
 from maps.builders import INLINE_BYTES
 
 
@@ -96,6 +96,26 @@ def test_static_files_are_compressed_once_and_versioned(client):
         assert client.get(f"{STATIC_PREFIX}/{bad}").status_code == 404, bad
 
 
+def test_leaflet_and_ours_come_as_one_script_and_one_style_sheet(client):
+    url = bundle_url(BASE_SCRIPTS)
+    r = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
+    assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+    leaflet, ours = (load_asset(f).body for f in BASE_SCRIPTS)
+    assert r.content.startswith(leaflet.split(b"//# sourceMappingURL")[0]) and r.content.endswith(ours)
+    assert b"sourceMappingURL" not in r.content  # Leaflet's map would not match the bundle
+    styles = client.get(bundle_url(BASE_STYLES))
+    assert styles.headers["content-type"].startswith("text/css") and styles.text.endswith(load_asset("renewal.css").body.decode())
+    # Leaflet's images as its style sheet's folder resolves them, wherever the bundle lives.
+    images = set(re.findall(r"url\(([^)#]+)\)", styles.text))
+    assert images and all(i.startswith(f"{STATIC_PREFIX}/vendor/leaflet/images/") for i in images)
+    assert all(client.get(i).status_code == 200 for i in images)
+    # A new version of one file makes a new URL (what the browser keeps for a year).
+    assert url.split("?v=")[1] != bundle_url(("vendor/leaflet/leaflet.js", "whatif.js")).split("?v=")[1]
+    for bad in ("bundle/renewal.js+nothing.js", "bundle/renewal.js+renewal.css", "bundle/", "bundle/../assets.py"):
+        assert client.get(f"{STATIC_PREFIX}/{bad}").status_code == 404, bad
+
+
 def test_the_overview_uses_versioned_assets(client):
     html = client.get("/maps/overview").text
     assets = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(/static/[^"]+)"', html)
@@ -110,7 +130,7 @@ def test_warming_fills_the_overviews_caches(sample_store, monkeypatch):
     app = create_app(Settings(store=str(sample_store.path), warm=False))
     map_data._TEXTS.items.clear()  # kept per process: what other tests wrote
     took = warm(app)
-    assert {"static", "/static/maps/renewal.js", "/maps/overview", "/maps/overview?show=parcels&zoom=13"} < set(took)
+    assert {"static", bundle_url(BASE_SCRIPTS).split("?")[0], "/maps/overview", "/maps/overview?show=parcels&zoom=13"} < set(took)
     asked = next(k for k in took if k.startswith("/maps/data/parcels?"))
     assert "limit=1&" in asked and "&bbox=" in asked
     # With the page's query: the parcels' texts every new box is cut from are written (api.map_data).
@@ -161,8 +181,7 @@ def test_a_page_not_kept_yet_starts_with_its_files_preload_hints(sample_store):
     head = html.split("<title>", 1)[0]
     assert head.startswith("<!DOCTYPE html>\n<html>\n<head>\n")
     preloads = re.findall(r'<link rel="preload" href="([^"]+)" as="(script|style)">', head)
-    assert [h for h, _ in preloads] == [asset_url(p) for p in ("vendor/leaflet/leaflet.js", "renewal.js",
-                                                               "vendor/leaflet/leaflet.css", "renewal.css")]
+    assert preloads == [(bundle_url(BASE_SCRIPTS), "script"), (bundle_url(BASE_STYLES), "style")]
     assert all(f'src="{h}"' in html or f'href="{h}"' in html for h, _ in preloads)  # and loaded by the page
     assert html.count("<head>") == html.count("</head>") == html.count("<!DOCTYPE") == 1 and html.endswith("</html>")
     # Kept: the next answer is the same page in one piece, with the same ETag.

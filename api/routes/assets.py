@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gis.errors import NotFoundError
-from maps.assets import STATIC_PREFIX, load_asset
+from maps.assets import STATIC_PREFIX, load_static
 
 router = APIRouter(include_in_schema=False)
 #: For a versioned URL: its bytes never change (a new file gets a new URL).
@@ -20,7 +20,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # async: a dict lookup and a stat (files are read once, at start-up by the warm-up thread)
 @router.get(STATIC_PREFIX + "/{path:path}")
 async def static_file(path: str, request: Request, v: str | None = None):
-    asset = load_asset(path)
+    asset = load_static(path)  # a file, or several as one (maps.assets.bundle_url)
     if asset is None:
         raise NotFoundError(f"no static file {path!r}")
     headers = {"ETag": asset.etag, "Vary": "Accept-Encoding",

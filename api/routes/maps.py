@@ -23,7 +23,7 @@ from gis.targets import TOTAL_REGION, check_targets
 from layers.features import read_layer_cached
 from layers.mvt import min_zoom
 from layers.schemas import LABELS_ZH
-from maps.assets import PAGE_START, asset_url, early_head
+from maps.assets import BASE_SCRIPTS, BASE_STYLES, PAGE_START, bundle_url, early_head
 from maps.builders import area_page, overview_page, targets_page
 from maps.site_form import site_selection_page
 from workflows.inputs import analysis_inputs, resolve_area
@@ -72,7 +72,7 @@ def overview(request: Request, store: Store, _: Reader, lang: Lang = "zh", basem
     args = {"lang": lang, "datum": _datum(basemap), "tianditu_token": _token(request),
             "show": (show,) if show else (), "zoom": zoom, "tiles": tiles}
     versions = tuple((i.name, i.version) for i in store.layers())
-    key = ("overview", store.uri, versions, asset_url("renewal.js"), *args.items())
+    key = ("overview", store.uri, versions, bundle_url(BASE_SCRIPTS), bundle_url(BASE_STYLES), *args.items())
     headers = {"ETag": f'"{hashlib.sha1(repr(key).encode()).hexdigest()[:24]}"', "Cache-Control": "no-cache",
                "Vary": "Accept-Encoding"}
     if request.headers.get("if-none-match") == headers["ETag"]:
