@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=_lifespan)
     app.state.settings = settings
     app.state.store = open_store(settings.store)
+    app.state.warming = "off"
     add_exception_handlers(app)
     # GeoJSON compresses ~6x: maps loading thousands of parcels by view stay light.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
@@ -71,6 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module, statuses in _ROUTER_STATUSES.items():
         app.include_router(module.router, responses=_responses(statuses))
     app.include_router(assets.router)
+
+    @app.get("/health", include_in_schema=False)
+    async def health():
+        """For load balancers and scripts: this worker answers; its warm-up (api/warm.py) is
+        "running", "done", "stopped" (an error, logged) or "off"."""
+        return {"status": "ok", "worker": os.getpid(), "warming": app.state.warming}
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon():

@@ -127,6 +127,11 @@ def _run(app) -> None:
         took = warm(app)
     except (RenewalError, OSError) as ex:  # a store being rebuilt: the requests will say what is wrong
         log.warning("warming the caches stopped: %s", ex)
+        app.state.warming = "stopped"
+        return
+    except Exception:  # a bug: logged, and the requests run cold
+        log.exception("warming the caches failed")
+        app.state.warming = "stopped"
         return
     log.info("caches warm: %s", ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in took.items()))
     # What the worker holds from now on (libraries, the layers and answers just read) is left
@@ -134,10 +139,12 @@ def _run(app) -> None:
     # over ~190k objects (a 5,000-parcel answer on PostGIS: 36 -> 100 ms when it struck).
     gc.collect()
     gc.freeze()
+    app.state.warming = "done"
 
 
 def start_warming(app) -> threading.Thread:
     """:func:`warm` in a daemon thread (the worker answers requests meanwhile)."""
+    app.state.warming = "running"
     thread = threading.Thread(target=_run, args=(app,), name="renewal-warm", daemon=True)
     thread.start()
     return thread

@@ -3,6 +3,7 @@ bytes ``/maps/data`` answers), static files compressed once with long-lived vers
 a worker's caches warmed as it starts."""
 
 import json
+import os
 import re
 import urllib.parse
 from urllib.parse import urlencode
@@ -14,7 +15,7 @@ import api.map_data as map_data
 from api.app import create_app
 from api.routes.maps import INLINE_FEATURES
 from api.settings import Settings
-from api.warm import warm
+from api.warm import start_warming, warm
 from maps.assets import BASE_SCRIPTS, BASE_STYLES, STATIC_PREFIX, asset_url, bundle_url, load_asset
 from maps.builders import INLINE_BYTES
 
@@ -147,6 +148,17 @@ def test_warming_fills_the_overviews_caches(sample_store, monkeypatch):
     spec = next(s for s in _config(page.text)["layers"] if s["id"] == "renewal_areas")
     r = client.get(f"{spec['url']}?{spec['query']}")
     assert r.headers["server-timing"].startswith("cached")  # answered from what warm() encoded
+
+
+def test_health_says_when_a_workers_warm_up_is_over(sample_store):
+    app = create_app(Settings(store=str(sample_store.path), warm=False))
+    client = TestClient(app)
+    assert client.get("/health").json()["warming"] == "off"
+    thread = start_warming(app)
+    assert client.get("/health").json()["warming"] in ("running", "done")
+    thread.join()
+    health = client.get("/health").json()
+    assert health["warming"] == "done" and health["status"] == "ok" and health["worker"] == os.getpid()
 
 
 def test_warming_loads_the_tile_path_for_tiled_parcels(sample_store, monkeypatch, caplog):
