@@ -134,6 +134,9 @@ def ready(url: str) -> None:
 def measure(browser, url: str, timeout_s: float = 120) -> dict:
     """One load of ``url`` in a new context: time to the first drawn parcel, bytes on the wire
     until the network is idle, requests before the first parcel, tiles and data timings."""
+    # The previous page's renderer shuts down after its close: a load started at once shared the
+    # 2 cores with it (the page after plain folium's 0.6 MB was the slower one of a pair).
+    time.sleep(0.2)
     page = browser.new_page(viewport={"width": 1200, "height": 800})
     page.add_init_script(WATCH_JS)
     finished = []
