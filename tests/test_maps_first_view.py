@@ -12,11 +12,20 @@ import pytest
 from fastapi.testclient import TestClient
 
 import api.map_data as map_data
+import maps.assets as assets_module
 from api.app import create_app
 from api.routes.maps import INLINE_FEATURES
 from api.settings import Settings
 from api.warm import start_warming, warm
-from maps.assets import BASE_SCRIPTS, BASE_STYLES, STATIC_PREFIX, asset_url, bundle_url, load_asset
+from maps.assets import (
+    BASE_SCRIPTS,
+    BASE_STYLES,
+    STATIC_PREFIX,
+    STATIC_ROOT,
+    asset_url,
+    bundle_url,
+    load_asset,
+)
 from maps.builders import INLINE_BYTES
 
 
@@ -113,8 +122,15 @@ def test_leaflet_and_ours_come_as_one_script_and_one_style_sheet(client):
     assert all(client.get(i).status_code == 200 for i in images)
     # A new version of one file makes a new URL (what the browser keeps for a year).
     assert url.split("?v=")[1] != bundle_url(("vendor/leaflet/leaflet.js", "whatif.js")).split("?v=")[1]
-    for bad in ("bundle/renewal.js+nothing.js", "bundle/renewal.js+renewal.css", "bundle/", "bundle/../assets.py"):
-        assert client.get(f"{STATIC_PREFIX}/{bad}").status_code == 404, bad
+    for bad in ("bundle/renewal.js+nothing.js", "bundle/renewal.js+renewal.css", "bundle/", "bundle/../assets.py",
+                "bundle/" + "+".join(["renewal.js"] * 2), "bundle/" + "+".join(["renewal.js"] * 500)):
+        assert client.get(f"{STATIC_PREFIX}/{bad}").status_code == 404, bad[:60]
+    # Any combination may be asked for; only the last few are kept.
+    scripts = sorted(str(p.relative_to(STATIC_ROOT)) for p in STATIC_ROOT.rglob("*.js"))
+    for a in scripts[:6]:
+        for b in scripts[6:10]:
+            assert client.get(f"{STATIC_PREFIX}/bundle/{a}+{b}").status_code == 200
+    assert len(assets_module._bundles) <= 16
 
 
 def test_the_overview_uses_versioned_assets(client):
