@@ -104,7 +104,7 @@ def _inline_answer(store, layer: str, params: dict) -> bytes | None:
     if not info.version or info.feature_count > INLINE_FEATURES:
         return None
     body, _, _ = data_answer(store, layer, params.get("bbox"), int(params["limit"]), params.get("datum", "cgcs2000"),
-                              None, params.get("properties"), {}, pack=False)
+                             None, params.get("properties"), {}, pack=False)
     counts = _RETURNED.search(body[-80:])
     return body if counts and counts[1] == counts[2] else None
 
