@@ -27,7 +27,7 @@ import shapely
 from gis.crs import gcj02_to_wgs84, transform_geometries, wgs84_to_gcj02
 from gis.errors import InputError
 from layers.cache import VersionedCache
-from layers.features import FeatureQuery, bbox_in_storage, query_features
+from layers.features import FeatureQuery, bbox_in_storage, check_properties, query_features
 
 #: Answers (and map pages) kept per layer versions and query, GeoJSON and gzip, up to this
 #: many bytes per worker.
@@ -154,10 +154,7 @@ def _layer_texts(store, layer: str, fields: list[str] | None, datum: str) -> _La
     if not frame["id"].is_monotonic_increasing:  # query pages come in id order
         frame = frame.sort_values("id", ignore_index=True)
     if fields is not None:
-        unknown = [p for p in fields if p not in frame.columns]
-        if unknown:
-            raise InputError(f"unknown properties {unknown}; available: "
-                             f"{', '.join(c for c in frame.columns if c != 'geometry')}")
+        check_properties(fields, frame.columns)
     texts = np.empty(len(frame), dtype=object)
     texts[:] = feature_texts(shift(frame, datum), fields)
     return _LayerTexts(frame, texts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __all__ = ["CRS84", "SUPPORTED_CRS", "crs_uri", "parse_crs_uri", "FeatureQuery", "query_features",
            "collection_info", "feature_collections", "to_geojson_features", "read_layer_cached",
-           "bbox_in_storage"]
+           "bbox_in_storage", "check_properties"]
 
 import json
 import math
@@ -170,10 +170,15 @@ def query_features(store: LayerStore, name: str, q: FeatureQuery) -> tuple[gpd.G
     frame, matched = store.query(name, bbox=bbox, filters=q.filters, ids=q.ids, limit=q.limit, offset=q.offset,
                                  cql=cql)
     if q.properties is not None:
-        unknown = [p for p in q.properties if p not in frame.columns]
-        if unknown:
-            raise InputError(f"unknown properties {unknown}; available: {', '.join(c for c in frame.columns if c != 'geometry')}")
+        check_properties(q.properties, frame.columns)
     return frame, matched
+
+
+def check_properties(properties: list[str], columns) -> None:
+    """An InputError naming the ``properties`` asked for that a layer with ``columns`` lacks."""
+    unknown = [p for p in properties if p not in columns]
+    if unknown:
+        raise InputError(f"unknown properties {unknown}; available: {', '.join(c for c in columns if c != 'geometry')}")
 
 
 def _swap(geoms):

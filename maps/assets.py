@@ -52,9 +52,10 @@ class Asset:
 
 _cache: dict[Path, tuple[int, Asset]] = {}
 _bundles: OrderedDict[tuple[tuple[str, str], ...], Asset] = OrderedDict()
-#: A bundle names at most this many files, each once (a URL repeating one file thousands of
-#: times would make a server compress megabytes).
-BUNDLE_MAX_FILES = 8
+#: Where bundles live: ``/static/maps/bundle/a.js+b.js``. One names at most ``BUNDLE_MAX_FILES``
+#: files, each once (a URL repeating one file thousands of times would make a server compress
+#: megabytes), and any combination may be asked for: only the last ``BUNDLES_KEPT`` are kept.
+BUNDLE, BUNDLE_MAX_FILES, BUNDLES_KEPT = "bundle/", 8, 16
 _lock = threading.Lock()
 #: What every map page loads, each list as one file (``bundle_url``), in this order.
 BASE_SCRIPTS = ("vendor/leaflet/leaflet.js", "renewal.js")
@@ -110,9 +111,9 @@ def load_bundle(files: tuple[str, ...]) -> Asset | None:
         body = b"\n".join(_absolute_urls(p.body, f"{STATIC_PREFIX}/{Path(f).parent.as_posix()}/".replace("/./", "/"))
                           for f, p in zip(files, parts, strict=True))
     asset = _asset(body, suffixes.pop(), files[-1])
-    with _lock:  # any combination may be asked for: only the last few are kept
+    with _lock:
         _bundles[key] = asset
-        while len(_bundles) > 16:
+        while len(_bundles) > BUNDLES_KEPT:
             _bundles.popitem(last=False)
     return asset
 
@@ -136,10 +137,6 @@ def bundle_url(files: tuple[str, ...]) -> str:
     if asset is None:
         raise FileNotFoundError(f"no bundle of {files!r} under {STATIC_ROOT}")
     return f"{STATIC_PREFIX}/{BUNDLE}{'+'.join(files)}?v={asset.digest}"
-
-
-#: Where bundles live: ``/static/maps/bundle/a.js+b.js``.
-BUNDLE = "bundle/"
 
 
 def load_static(path: str) -> Asset | None:
