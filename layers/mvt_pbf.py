@@ -1,7 +1,7 @@
 """The body of one Mapbox vector tile layer from geometries already in tile units: the
-command streams of all features computed at once with numpy, the layer written with the
+command streams of all features computed at once with numpy, the layer written in the
 protobuf schema that mapbox-vector-tile ships (``vector_tile_pb2``, the maintained encoder
-this store used to call per feature).
+this store used to call per feature) by :mod:`layers.mvt_wire`.
 
 Why not ``mapbox_vector_tile.encode`` itself: it walks every vertex and every property in
 Python (``GeometryEncoder.encode_arc``, ``_handle_attr``); for a zoom-14 tile of 443 parcels
@@ -24,7 +24,8 @@ import math
 import numpy as np
 import pandas as pd
 import shapely
-from mapbox_vector_tile.Mapbox import vector_tile_pb2
+
+from layers.mvt_wire import layer_bytes
 
 _MOVE_TO, _LINE_TO, _CLOSE = 1, 2, 7
 _POINT, _LINE, _POLYGON = 1, 2, 3
@@ -175,47 +176,32 @@ def _plain(v):
     return str(v)
 
 
-def _value_index(columns: dict[str, np.ndarray], keep: np.ndarray, layer) -> list[list[int]]:
-    """The tags of each kept feature; keys and values are appended to ``layer``. A property
-    that is None, NaN or not representable is left out of a feature's tags; values of columns
-    of other types that are equal in Python (True, 1, 1.0) stay apart (mapbox-vector-tile
-    merges them); within one column of mixed Python types pandas may merge them."""
-    tags = []
+def _tags(columns: dict[str, np.ndarray], keep: np.ndarray) -> tuple[list[str], list, np.ndarray, np.ndarray]:
+    """The layer's keys and values, and each kept feature's tags (flat, and how many each
+    has). A property that is None, NaN or not representable is left out of a feature's tags;
+    values of columns of other types that are equal in Python (True, 1, 1.0) stay apart
+    (mapbox-vector-tile merges them); within one column of mixed Python types pandas may
+    merge them."""
+    keys, values, pairs = [], [], []
     seen: dict[tuple[type, object], int] = {}
     for name, column in columns.items():
         codes, plain = _codes(np.asarray(column)[keep])
         if not (codes >= 0).any():
             continue
-        to_value = np.full(len(plain) + 1, -1, dtype=np.int64)  # the last: left out (code -1)
-        for u, v in enumerate(plain):
-            if v is not None:
-                if (type(v), v) not in seen:
-                    seen[(type(v), v)] = len(seen)
-                    _add_value(layer, v)
-                to_value[u] = seen[(type(v), v)]
-        layer.keys.append(name)
-        tags.append((len(layer.keys) - 1, to_value[codes]))
-    if not tags:
-        return [[] for _ in range(int(keep.sum()))]
-    pairs = np.empty((int(keep.sum()), 2 * len(tags)), dtype=np.int64)
-    for j, (key, value) in enumerate(tags):
-        pairs[:, 2 * j], pairs[:, 2 * j + 1] = key, value
-    rows = pairs.tolist()
-    if (pairs < 0).any():
-        rows = [r if min(r) >= 0 else [t for a, b in zip(r[::2], r[1::2], strict=True) if b >= 0 for t in (a, b)]
-                for r in rows]
-    return rows
-
-
-def _add_value(layer, v) -> None:
-    if isinstance(v, bool):
-        layer.values.add(bool_value=v)
-    elif isinstance(v, int):
-        layer.values.add(int_value=v)
-    elif isinstance(v, float):
-        layer.values.add(double_value=v)
-    else:
-        layer.values.add(string_value=v)
+        # The last: left out (code -1).
+        to_value = np.array([-1 if v is None else seen.setdefault((type(v), v), len(seen)) for v in plain] + [-1],
+                            dtype=np.int64)
+        keys.append(name)
+        pairs.append((len(keys) - 1, to_value[codes]))
+    values = [v for _, v in seen]  # in the order first seen
+    n = int(keep.sum())
+    if not pairs:
+        return keys, values, np.empty(0, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    value = np.column_stack([v for _, v in pairs])  # feature × key
+    key = np.broadcast_to(np.array([k for k, _ in pairs]), value.shape)
+    present = value >= 0
+    flat = np.column_stack([key[present], value[present]]).ravel()  # row-major: feature by feature
+    return keys, values, flat, 2 * present.sum(axis=1)
 
 
 def encode_layer(name: str, geoms: np.ndarray, ids: np.ndarray, columns: dict[str, np.ndarray],
@@ -238,18 +224,15 @@ def encode_layer(name: str, geoms: np.ndarray, ids: np.ndarray, columns: dict[st
     keep = lengths > 0
     if not keep.any():
         return b""
-    tile = vector_tile_pb2.tile()
-    layer = tile.layers.add(name=name, version=2, extent=extent)
-    tags = _value_index(columns, keep, layer)
-    streams = {kind: out.tolist() for kind, out in commands.items()}
-    cursor = dict.fromkeys(streams, 0)
-    features = layer.features
-    for tag, kind, size, fid in zip(tags, family[keep].tolist(), lengths[keep].tolist(),
-                                    np.asarray(ids)[keep].tolist(), strict=True):
-        start = cursor[kind]
-        cursor[kind] = start + size
-        if isinstance(fid, int) and fid >= 0:
-            features.add(id=fid, tags=tag, type=kind, geometry=streams[kind][start:start + size])
-        else:
-            features.add(tags=tag, type=kind, geometry=streams[kind][start:start + size])
-    return tile.SerializeToString()
+    keys, values, tags, tag_counts = _tags(columns, keep)
+    kept = np.flatnonzero(keep)
+    order = np.argsort(family[kept], kind="stable")  # each family's commands, in feature order
+    geometry = np.concatenate([commands[k] for k in sorted(commands)])
+    starts = np.empty(len(kept), dtype=np.int64)
+    starts[order] = np.cumsum(lengths[kept][order]) - lengths[kept][order]
+    take = np.repeat(starts, lengths[kept]) + np.arange(int(lengths[kept].sum())) - np.repeat(
+        np.cumsum(lengths[kept]) - lengths[kept], lengths[kept])
+    fids = np.array([f if isinstance(f, int) and f >= 0 else -1 for f in np.asarray(ids)[keep].tolist()], dtype=object)
+    has_id = fids != -1
+    return layer_bytes(name, extent, keys, values, np.where(has_id, fids, 0).astype(np.uint64), has_id, tags,
+                       tag_counts, family[kept], geometry[take], lengths[kept])

@@ -2,7 +2,8 @@
 encoder, the maintained library it replaces on the tile path: both tiles decode to the same
 features (ids, types, command streams, properties) for every geometry kind and the edge
 cases of MVT 2.1 — closing vertices, repeated vertices, rings and lines that collapse,
-holes of a dropped polygon, one cursor per feature."""
+holes of a dropped polygon, one cursor per feature. The protobuf bytes (``layers.mvt_wire``)
+are those the protobuf library writes for the message it reads from them."""
 
 import math
 
@@ -38,7 +39,16 @@ def library(geoms, ids, columns) -> dict:
 def ours(geoms, ids, columns) -> dict:
     body = encode_layer("t", np.array(geoms, dtype=object), np.array(ids), {k: np.array(v, dtype=object)
                                                                               for k, v in columns.items()}, EXTENT)
+    assert canonical(body)
     return mapbox_vector_tile.decode(body, default_options={"geojson": False}) if body else {}
+
+
+def canonical(body: bytes) -> bool:
+    """Whether the protobuf library, reading ``body`` and writing the message again, gives
+    the same bytes (every field, its order, packing and lengths as the library writes them)."""
+    from mapbox_vector_tile.Mapbox import vector_tile_pb2
+
+    return vector_tile_pb2.tile.FromString(body).SerializeToString() == body
 
 
 def raw_commands(body_geoms, ids, columns):
@@ -153,3 +163,33 @@ def test_an_integer_beyond_64_bits_is_refused():
     with pytest.raises((ValueError, OverflowError)):
         encode_layer("t", np.array([shapely.Point(1, 1)], dtype=object), np.array([1]),
                      {"big": np.array([2**70], dtype=object)}, EXTENT)
+
+
+def test_the_bytes_are_the_protobuf_librarys_for_every_kind_of_value():
+    """Negative and 64-bit integers, ids up to 2^63, doubles, booleans, multi-byte UTF-8 text,
+    long command streams (varints of several bytes) and features without tags or ids."""
+    from mapbox_vector_tile.Mapbox import vector_tile_pb2
+
+    rng = np.random.default_rng(7)
+    ring = rng.uniform(-64, 4160, (300, 2))
+    geoms = [shapely.Point(1, 2), shapely.LineString(ring), shapely.MultiPoint(ring[:40]),
+             shapely.orient_polygons(shapely.Polygon(shapely.convex_hull(shapely.MultiPoint(ring)).exterior),
+                                     exterior_cw=False), shapely.Point(4000, 4000)]
+    ids = np.array([0, 2**63 - 1, -5, 300, 129], dtype=np.int64)
+    columns = {"name": np.array(["西大井片区", "a" * 200, None, "", "é"], dtype=object),
+               "n": np.array([-1, 2**63 - 1, -(2**63), 0, None], dtype=object),
+               "share": np.array([0.1, -2.5e300, None, 1.0, float("nan")], dtype=object),
+               "ok": np.array([True, False, None, True, None], dtype=object),
+               "none": np.array([None] * 5, dtype=object)}
+    body = encode_layer("地块", np.array(geoms, dtype=object), ids, columns, EXTENT)
+    assert canonical(body)
+    layer = vector_tile_pb2.tile.FromString(body).layers[0]
+    assert layer.name == "地块" and layer.version == 2 and layer.extent == EXTENT
+    assert [f.id for f in layer.features] == [0, 2**63 - 1, 0, 300, 129]
+    assert [f.HasField("id") for f in layer.features] == [True, True, False, True, True]
+    got = [f["properties"] for f in mapbox_vector_tile.decode(body)["地块"]["features"]]
+    assert got == [{"name": "西大井片区", "n": -1, "share": 0.1, "ok": True},
+                   {"name": "a" * 200, "n": 2**63 - 1, "share": -2.5e300, "ok": False},
+                   {"n": -(2**63)}, {"name": "", "n": 0, "share": 1.0, "ok": True}, {"name": "é"}]
+    assert [type(v) for v in got[3].values()] == [str, int, float, bool]
+    assert library(geoms, ids, {"name": columns["name"]}) == ours(geoms, ids, {"name": columns["name"]})
