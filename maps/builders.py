@@ -134,7 +134,8 @@ def _opening_box(config: dict, bounds) -> list[float]:
         return (x / size - 0.5) * 360, math.degrees(2 * math.atan(math.exp((0.5 - y / size) * 2 * math.pi)) - math.pi / 2)
 
     (w, s), (e, n) = lonlat(px - half_w, py + half_h), lonlat(px + half_w, py - half_h)
-    return [w, s, e, n]
+    # A window wide enough to see past ±180° (zoom 3, 4 on a city) is cut there: lon/lat range.
+    return [max(w, -180.0), max(s, -90.0), min(e, 180.0), min(n, 90.0)]
 
 
 def _inline_data(config: dict, bounds, inline: Inline) -> str:
@@ -179,7 +180,7 @@ _PREFETCH_JS = """(function (C) {
     var w = document.documentElement.clientWidth / 2 + 16, h = document.documentElement.clientHeight / 2 + 16;
     var ll = function (px, py) { return [(px / s - 0.5) * 360, (2 * Math.atan(Math.exp((0.5 - py / s) * 2 * Math.PI)) - Math.PI / 2) / d]; };
     var sw = ll(x - w, y + h), ne = ll(x + w, y - h);
-    box = [sw[0], sw[1], ne[0], ne[1]];
+    box = [Math.max(sw[0], -180), Math.max(sw[1], -90), Math.min(ne[0], 180), Math.min(ne[1], 90)];
   }
   (C.layers || []).forEach(function (spec) {
     if (!spec.url || spec.visible === false || (spec.byView && (!box || (spec.minZoom && C.zoom < spec.minZoom)))) return;

@@ -65,20 +65,8 @@ def big_server(big_store):
 
 
 def open_overview(browser, server, path: str, wait_for=()) -> Page:  # noqa: F811
-    """Like ``Page`` (console errors, requests outside the server, failed requests are kept),
-    with every request's path from the start in ``requests``."""
-    p = Page.__new__(Page)
-    p.page = browser.new_page(viewport={"width": 1200, "height": 800})
-    p.errors, p.outside, p.failed, p.requests = [], [], [], []
-    p.page.on("console", lambda m: p.errors.append(m.text) if m.type == "error" else None)
-    p.page.on("pageerror", lambda e: p.errors.append(str(e)))
-    p.page.on("request", lambda r: p.requests.append(r.url[len(server):]) if r.url.startswith(server)
-              else None if r.url.startswith(("data:", "blob:")) else p.outside.append(r.url))
-    p.page.on("requestfailed", lambda r: None if "ERR_ABORTED" in (r.failure or "") else p.failed.append(r.url))
-    p.page.goto(server + path)
-    for layer in wait_for:
-        p.page.wait_for_function(f"document.body.getAttribute('data-loaded-{layer}') !== null", timeout=30000)
-    return p
+    """``Page`` without its settling pause: the tests look at the requests from the start."""
+    return Page(browser, server, path, wait_for, settle_ms=0)
 
 
 def wait_parcels(p) -> None:

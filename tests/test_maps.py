@@ -35,18 +35,25 @@ def browser():
 
 
 class Page:
-    def __init__(self, browser, server, path, wait_for=None):
+    """A map page in Chromium; console errors, requests outside the server, failed requests and
+    answers of 400 or more are kept (``clean`` asserts there are none), with the path of every
+    request to the server from the start (``requests``)."""
+
+    def __init__(self, browser, server, path, wait_for=None, settle_ms: int = 500):
         self.page = browser.new_page(viewport={"width": 1200, "height": 800})
-        self.errors, self.outside, self.failed = [], [], []
+        self.errors, self.outside, self.failed, self.refused, self.requests = [], [], [], [], []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else self.outside.append(r.url))
+        self.page.on("request", lambda r: self.requests.append(r.url[len(server):]) if r.url.startswith(server)
+                     else None if r.url.startswith(("data:", "blob:")) else self.outside.append(r.url))
         # Leaflet cancels tile requests it no longer needs when the view changes (ERR_ABORTED).
         self.page.on("requestfailed", lambda r: None if "ERR_ABORTED" in (r.failure or "") else self.failed.append(r.url))
+        self.page.on("response", lambda r: self.refused.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         self.page.goto(server + path)
         for layer in wait_for or []:
             self.page.wait_for_function(f"document.body.getAttribute('data-loaded-{layer}') !== null", timeout=30000)
-        self.page.wait_for_timeout(500)
+        if settle_ms:
+            self.page.wait_for_timeout(settle_ms)
 
     def state(self):
         return self.page.evaluate("JSON.stringify({drawn: RENEWAL_STATE.drawn, loaded: RENEWAL_STATE.loaded})")
@@ -59,6 +66,7 @@ class Page:
         assert self.errors == [], self.errors
         assert self.outside == [], self.outside
         assert self.failed == [], self.failed
+        assert self.refused == [], self.refused  # e.g. a 400 for a box the page made up
 
 
 def test_overview_draws_every_area_and_opens_west_big_well(browser, server, sample_store):
@@ -89,6 +97,21 @@ def test_overview_draws_every_area_and_opens_west_big_well(browser, server, samp
     p.page.wait_for_timeout(300)
     assert p.page.locator(".leaflet-overlay-pane path").count() < before
     assert not p.page.evaluate("() => { let on = false; window.__rnMap.eachLayer(l => { if (l._rnSpec && l._rnSpec.id === 'districts') on = true; }); return on; }")
+    p.clean()
+
+
+@pytest.mark.parametrize("zoom", [3, 14])
+def test_a_view_of_the_whole_world_asks_for_lon_lat_boxes_only(browser, server, zoom):
+    """Zoomed out, Leaflet's view runs past ±180°: the boxes the page asks for (written in by
+    the server, asked for by its head, asked for by view) stay within lon/lat degrees."""
+    p = Page(browser, server, f"/maps/overview?show=parcels&zoom={zoom}", wait_for=["renewal_areas"])
+    for z in (3, 14, 2, 4):
+        p.page.evaluate(f"window.__rnMap.setZoom({z}, {{animate: false}})")
+        p.page.wait_for_timeout(300)
+    # The districts come by view at every zoom: zoomed out, for a box cut at 180°.
+    boxes = [u.split("bbox=")[1] for u in p.requests if u.startswith("/maps/data/districts") and "bbox=" in u]
+    assert any(b.split(",")[2] == "180.000000" for b in boxes), boxes
+    assert json.loads(p.state())["loaded"]["districts"] > 3  # both cities' districts drawn
     p.clean()
 
 

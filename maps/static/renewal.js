@@ -392,8 +392,9 @@
     requestAnimationFrame(function () { setTimeout(f, 0); });
   }
   function viewBox(map) {
+    /* Zoomed out, Leaflet's view runs past the antimeridian: the server takes lon/lat boxes only. */
     var b = map.getBounds();
-    return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+    return [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90), Math.min(b.getEast(), 180), Math.min(b.getNorth(), 90)];
   }
   function inside(a, b) { return a[0] >= b[0] && a[1] >= b[1] && a[2] <= b[2] && a[3] <= b[3]; }
   function addHatch(map) {
