@@ -54,8 +54,9 @@ def test_inlined_data_is_what_the_data_endpoint_answers(client, query):
     config, inlined = _config(html), _inlined(html)
     specs = [s for s in config["layers"] if s.get("inline")]
     assert {s["id"] for s in specs} >= {"renewal_areas", "districts"}
-    if "show=parcels" in query:
-        assert "parcels" in {s["id"] for s in specs}  # 330 parcels: written in too
+    if "show=parcels" in query:  # 330 parcels: written in too, from their lowest zoom on
+        parcels = next(s for s in config["layers"] if s["id"] == "parcels")
+        assert ("parcels" in {s["id"] for s in specs}) == (config["zoom"] >= parcels.get("minZoom", 0))
     assert sum(len(v.encode()) for v in inlined.values()) <= INLINE_BYTES
     for spec in specs:
         params = dict(p.split("=", 1) for p in spec["query"].split("&"))
