@@ -9,8 +9,7 @@ network distances on the walking graph when roads are given, straight-line other
 
 from __future__ import annotations
 
-__all__ = ["nearest_services", "area_summary", "share_within_standard", "lines_to_nearest", "facilities_near",
-           "REPORT_COLUMNS"]
+__all__ = ["nearest_services", "REPORT_COLUMNS"]
 
 import logging
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from gis.access import access_points
-from gis.crs import CHINA_BOUNDS, metric_crs
+from gis.crs import metric_crs
 from gis.errors import InputError
 from gis.network import (
     WalkNetwork,
@@ -365,85 +364,3 @@ def _assemble(job: _Job, ranked_f, ranked_d, counts, nearest_f, nearest_d) -> pd
     report["gap_zh"], report["gap_en"] = gap_lines(np.tile(np.arange(n_c), n_o), cats, report.meets_standard.to_numpy(),
                                                     report.required.to_numpy(), report.reachable.to_numpy(), standards)
     return report[REPORT_COLUMNS]
-
-
-def area_summary(report: pd.DataFrame) -> pd.DataFrame:
-    """Per origin: categories met / required, coverage score (0–1) and the gap lines."""
-    req = report[report.required]
-    grouped = req.groupby(["origin_id", "origin_name"], sort=False)
-    summary = grouped.agg(categories_required=("required", "size"), categories_met=("meets_standard", "sum"))
-    summary["coverage_score"] = (summary.categories_met / summary.categories_required).round(3)
-    summary["gaps_zh"] = grouped.gap_zh.agg(lambda s: "；".join(x for x in s if isinstance(x, str)))
-    summary["gaps_en"] = grouped.gap_en.agg(lambda s: "; ".join(x for x in s if isinstance(x, str)))
-    return summary.reset_index()
-
-
-def share_within_standard(report: pd.DataFrame, households: pd.Series) -> pd.DataFrame:
-    """City-wide: share of households (by origin id) within the standard of each category."""
-    h = report.origin_id.map(households).fillna(0).astype(float)
-    frame = report.assign(households=h, within=h * report.meets_standard)
-    out = frame[frame.required].groupby(["category", "category_zh"], sort=False).agg(
-        households=("households", "sum"), households_within=("within", "sum"))
-    total = out.households.where(out.households > 0)
-    out["share"] = (out.households_within / total).round(4)
-    return out.reset_index()
-
-
-def lines_to_nearest(origin: gpd.GeoDataFrame, report: pd.DataFrame, services: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Straight lines from the origin's boundary to the nearest facility of each category in
-    ``report`` (one origin), for maps. Facilities inside the origin get no line."""
-    rows = report[report.nearest_id.notna()]
-    svc = services.set_index("id") if "id" in services.columns else services
-    geom = origin.geometry.union_all()
-    out = []
-    for _, r in rows.iterrows():
-        point = svc.geometry.loc[r.nearest_id]
-        if geom.contains(point):
-            continue
-        out.append({"category": r.category, "label": f"{r.category_zh} {r.nearest_name} "
-                    f"{r.network_m if r.network_m == r.network_m else r.straight_m:g} m",
-                    "geometry": shapely.shortest_line(geom, point)})
-    return gpd.GeoDataFrame(out, geometry="geometry", crs=origin.crs) if out else \
-        gpd.GeoDataFrame({"category": [], "label": []}, geometry=[], crs=origin.crs)
-
-
-def facilities_near(lon: float, lat: float, services: gpd.GeoDataFrame, *, radius_m: float = 1000.0,
-                    network: WalkNetwork | None = None, limit: int = 100) -> pd.DataFrame:
-    """Facilities within ``radius_m`` of a point (CGCS2000 lon/lat), nearest first.
-
-    Both distances are given: walking (NaN when not within the radius on foot, or without a
-    network) and straight; a facility is listed when either is within the radius, ordered by
-    walking distance where known.
-    """
-    x0, y0, x1, y1 = CHINA_BOUNDS
-    if not (np.isfinite(lon) and np.isfinite(lat)) or not (x0 <= lon <= x1 and y0 <= lat <= y1):
-        hint = " (lon and lat swapped?)" if x0 <= lat <= x1 and y0 <= lon <= y1 else ""
-        raise InputError(f"({lon}, {lat}) is outside China{hint}; give CGCS2000/WGS84 lon and lat")
-    if not 0 < radius_m <= 20000:
-        raise InputError(f"radius_m must be in (0, 20000] metres, got {radius_m}")
-    columns = ["id", "name", "category", "straight_m", "network_m", "lon", "lat"]
-    if len(services) == 0:
-        return pd.DataFrame(columns=columns)
-    # Walking is never shorter than the straight line: a lon/lat box that surely holds the
-    # radius selects the candidates; the exact metric filter follows.
-    dlat = radius_m / 110_000.0
-    dlon = dlat / max(np.cos(np.radians(lat)), 0.1)
-    near = services.iloc[services.sindex.query(shapely.box(lon - dlon, lat - dlat, lon + dlon, lat + dlat))]
-    point = gpd.GeoSeries([shapely.Point(lon, lat)], crs=4490)
-    crs = network.crs if network is not None else metric_crs(point)
-    p_xy = shapely.get_coordinates(point.to_crs(crs).values)
-    s_xy = shapely.get_coordinates(near.to_crs(crs).geometry.values)
-    straight = np.hypot(*(s_xy - p_xy).T) if len(near) else np.zeros(0)
-    keep = straight <= radius_m
-    near, s_xy, straight = near[keep], s_xy[keep], straight[keep]
-    walking = np.full(len(near), np.nan)
-    if network is not None and len(near):
-        _, fi, d = pairs_within(network, p_xy, s_xy, radius_m)
-        walking[fi] = d
-    order = np.argsort(np.where(np.isnan(walking), straight, walking), kind="stable")[:limit]
-    geoms = near.geometry.values[order]
-    return pd.DataFrame({
-        "id": near["id"].to_numpy()[order] if "id" in near else near.index.to_numpy()[order],
-        "name": near["name"].to_numpy()[order], "category": near["category"].to_numpy()[order],
-        "straight_m": np.round(straight[order], 1), "network_m": np.round(walking[order], 1),
-        "lon": np.round(shapely.get_x(geoms), 7), "lat": np.round(shapely.get_y(geoms), 7)})

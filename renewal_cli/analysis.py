@@ -7,7 +7,8 @@ import sys
 from gis.accessibility import supply_demand
 from gis.errors import InputError
 from gis.isochrones import walking_isochrones
-from gis.services import area_summary, nearest_services, share_within_standard
+from gis.service_reports import area_summary, share_within_standard
+from gis.services import nearest_services
 from layers.writers import write_layer
 from renewal_cli.output import add_dask_options, print_json, print_table
 from workflows.inputs import analysis_inputs, resolve_area

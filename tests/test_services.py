@@ -11,7 +11,8 @@ from gis.errors import InputError
 from gis.isochrones import walking_isochrones
 from gis.network import build_network, nearest_within_network
 from gis.network_pairs import pairs_within
-from gis.services import area_summary, nearest_services, share_within_standard
+from gis.service_reports import area_summary, share_within_standard
+from gis.services import nearest_services
 from gis.standards import default_standards, load_standards
 from tests.helpers.reference import lines_of, reference_distances
 
@@ -255,7 +256,7 @@ def test_supply_demand_on_the_grid_city(grid_roads):
 
 
 def test_facilities_near_a_point(grid_services, grid_roads):
-    from gis.services import facilities_near
+    from gis.facilities import facilities_near
 
     net = build_network(grid_roads)
     svc = grid_services.to_crs(4490).assign(id=range(1, 6))

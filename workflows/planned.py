@@ -152,7 +152,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 def report_document(origin: gpd.GeoDataFrame, report: pd.DataFrame, fields=DOCUMENT_FIELDS) -> dict:
     """One area's report as the API answers it: area, basis, categories met and the rows."""
-    from gis.services import area_summary
+    from gis.service_reports import area_summary
 
     summary = area_summary(report).iloc[0]
     return {

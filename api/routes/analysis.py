@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Reader, Store
 from gis.errors import InputError
-from gis.services import facilities_near
+from gis.facilities import facilities_near
 from gis.suitability.model import default_spec, spec_from_dict
 from gis.suitability.weights import ahp_weights
 from gis.targets import check_targets

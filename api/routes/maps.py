@@ -18,7 +18,7 @@ from api.deps import Reader, Store
 from api.map_data import data_answer, data_key, keep, peek, shift
 from gis.errors import InputError
 from gis.isochrones import distance_rings
-from gis.services import lines_to_nearest
+from gis.service_reports import lines_to_nearest
 from gis.targets import TOTAL_REGION, check_targets
 from layers.features import read_layer_cached
 from layers.mvt import min_zoom
