@@ -68,10 +68,11 @@ def overview(request: Request, store: Store, _: Reader, lang: Lang = "zh", basem
     """Big layers (more than ``TILED_FEATURES`` features) are drawn from vector tiles unless
     ``tiles=false``. The page is kept per layer versions and query, compressed once, with an
     ETag (a page load costs no rendering; a revisit gets a 304)."""
-    store.find_kind("renewal_areas")  # no areas, no overview: a 404 before any byte of the page
+    with store.one_catalog():
+        store.find_kind("renewal_areas")  # no areas, no overview: a 404 before any byte of the page
+        versions = tuple((i.name, i.version) for i in store.layers())
     args = {"lang": lang, "datum": _datum(basemap), "tianditu_token": _token(request),
             "show": (show,) if show else (), "zoom": zoom, "tiles": tiles}
-    versions = tuple((i.name, i.version) for i in store.layers())
     key = ("overview", store.uri, versions, bundle_url(BASE_SCRIPTS), bundle_url(BASE_STYLES), *args.items())
     headers = {"ETag": f'"{hashlib.sha1(repr(key).encode()).hexdigest()[:24]}"', "Cache-Control": "no-cache",
                "Vary": "Accept-Encoding"}
@@ -82,7 +83,15 @@ def overview(request: Request, store: Store, _: Reader, lang: Lang = "zh", basem
 
 def overview_html(store, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_token: str = "",
                   show: tuple[str, ...] = (), zoom: int | None = None, tiles: bool = True) -> str:
-    """The overview page with its first view's small layers written in (``INLINE_FEATURES``)."""
+    """The overview page with its first view's small layers written in (``INLINE_FEATURES``),
+    from one read of the store's catalog."""
+    with store.one_catalog():
+        return _overview_html(store, lang=lang, datum=datum, tianditu_token=tianditu_token, show=show, zoom=zoom,
+                              tiles=tiles)
+
+
+def _overview_html(store, *, lang: str, datum: str, tianditu_token: str, show: tuple[str, ...], zoom: int | None,
+                   tiles: bool) -> str:
     areas = read_layer_cached(store, store.find_kind("renewal_areas"))
     return overview_page(areas.total_bounds, lang=lang, datum=datum, tianditu_token=tianditu_token, show=show,
                          zoom=zoom, tiled=_tiled_layers(store, datum) if tiles else {},
@@ -217,6 +226,12 @@ def map_data(layer: str, request: Request, store: Store, _: Reader, bbox: str | 
     """Answers carry an ETag (the layer's version and the query) and are kept per worker, so
     repeated page loads cost neither a read nor an encoding; If-None-Match answers 304."""
     start = time.perf_counter()
+    with store.one_catalog():
+        return _map_data(layer, request, store, bbox, limit, datum, category, properties, start)
+
+
+def _map_data(layer: str, request: Request, store, bbox: str | None, limit: int, datum: str, category: str | None,
+              properties: str | None, start: float) -> Response:
     version = store.info(layer).version
     etag = f'"{hashlib.sha1(repr(data_key(store, layer, version, bbox, limit, datum, category, properties)).encode()).hexdigest()[:24]}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}

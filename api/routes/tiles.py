@@ -99,12 +99,13 @@ def tilejson(collection_id: str, tile_matrix_set: _SET, store: Store, base: Base
 def tile(collection_id: str, tile_matrix_set: _SET, request: Request, store: Store, _: Reader,
          tile_matrix: Annotated[int, Path(ge=0, le=MAX_ZOOM)], tile_row: Annotated[int, Path(ge=0)],
          tile_col: Annotated[int, Path(ge=0)]):
-    info = _collection(store, collection_id)
-    etag = f'"{info.version}-{tile_matrix}-{tile_row}-{tile_col}"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}  # revalidated: the layer may be edited
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    body = store.vector_tile(collection_id, tile_matrix, tile_col, tile_row)
+    with store.one_catalog():  # the layer's version, then its tile: one catalog read
+        info = _collection(store, collection_id)
+        etag = f'"{info.version}-{tile_matrix}-{tile_row}-{tile_col}"'
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}  # revalidated: the layer may be edited
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        body = store.vector_tile(collection_id, tile_matrix, tile_col, tile_row)
     # An empty tile is still a tile (the map asked inside the matrix): 200 with no bytes, as
     # pg_tileserv and martin answer, so a client does not count it as a failed request.
     return Response(body, media_type=MVT, headers=headers)

@@ -152,6 +152,9 @@ class PostGISStore(LayerStore):
     # --- reading -----------------------------------------------------------------------------
 
     def layers(self) -> list[LayerInfo]:
+        return self._one_catalog_read(self._read_layers)
+
+    def _read_layers(self) -> list[LayerInfo]:
         with self._read() as cur:
             try:
                 cur.execute(f"SELECT name, kind, geometry_type, feature_count, source, imported_at, original_crs, "
