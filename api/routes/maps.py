@@ -86,17 +86,11 @@ def overview_html(store, *, lang: str = "zh", datum: str = "cgcs2000", tianditu_
     """The overview page with its first view's small layers written in (``INLINE_FEATURES``),
     from one read of the store's catalog."""
     with store.one_catalog():
-        return _overview_html(store, lang=lang, datum=datum, tianditu_token=tianditu_token, show=show, zoom=zoom,
-                              tiles=tiles)
-
-
-def _overview_html(store, *, lang: str, datum: str, tianditu_token: str, show: tuple[str, ...], zoom: int | None,
-                   tiles: bool) -> str:
-    areas = read_layer_cached(store, store.find_kind("renewal_areas"))
-    return overview_page(areas.total_bounds, lang=lang, datum=datum, tianditu_token=tianditu_token, show=show,
-                         zoom=zoom, tiled=_tiled_layers(store, datum) if tiles else {},
-                         tile_slots=max(2, os.cpu_count() or 2),  # `renewal serve` runs a worker per core
-                         inline=lambda layer, params: _inline_answer(store, layer, params))
+        areas = read_layer_cached(store, store.find_kind("renewal_areas"))
+        return overview_page(areas.total_bounds, lang=lang, datum=datum, tianditu_token=tianditu_token, show=show,
+                             zoom=zoom, tiled=_tiled_layers(store, datum) if tiles else {},
+                             tile_slots=max(2, os.cpu_count() or 2),  # `renewal serve` runs a worker per core
+                             inline=lambda layer, params: _inline_answer(store, layer, params))
 
 
 #: A layer of at most this many features may be written into the overview page (its first
@@ -227,25 +221,20 @@ def map_data(layer: str, request: Request, store: Store, _: Reader, bbox: str | 
     repeated page loads cost neither a read nor an encoding; If-None-Match answers 304."""
     start = time.perf_counter()
     with store.one_catalog():
-        return _map_data(layer, request, store, bbox, limit, datum, category, properties, start)
-
-
-def _map_data(layer: str, request: Request, store, bbox: str | None, limit: int, datum: str, category: str | None,
-              properties: str | None, start: float) -> Response:
-    version = store.info(layer).version
-    etag = f'"{hashlib.sha1(repr(data_key(store, layer, version, bbox, limit, datum, category, properties)).encode()).hexdigest()[:24]}"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
-    if version and request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    timing: dict[str, float] = {}
-    body, packed, hit = data_answer(store, layer, bbox, limit, datum, category, properties, timing)
-    # The browser's resource timing shows these (bench_maps reads the first call's).
-    headers["Server-Timing"] = (", ".join(f"{k};dur={v:.1f}" for k, v in timing.items()) if not hit else
-                                f"cached;dur={(time.perf_counter() - start) * 1000:.1f}")
-    if packed is not None and "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"  # compressed once, when cached
-        return Response(packed, media_type="application/geo+json", headers=headers)
-    return Response(body, media_type="application/geo+json", headers=headers)
+        version = store.info(layer).version
+        etag = f'"{hashlib.sha1(repr(data_key(store, layer, version, bbox, limit, datum, category, properties)).encode()).hexdigest()[:24]}"'
+        headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+        if version and request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        timing: dict[str, float] = {}
+        body, packed, hit = data_answer(store, layer, bbox, limit, datum, category, properties, timing)
+        # The browser's resource timing shows these (bench_maps reads the first call's).
+        headers["Server-Timing"] = (", ".join(f"{k};dur={v:.1f}" for k, v in timing.items()) if not hit else
+                                    f"cached;dur={(time.perf_counter() - start) * 1000:.1f}")
+        if packed is not None and "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"  # compressed once, when cached
+            return Response(packed, media_type="application/geo+json", headers=headers)
+        return Response(body, media_type="application/geo+json", headers=headers)
 
 
 __all__ = ["router", "overview_html", "INLINE_FEATURES"]
