@@ -234,5 +234,5 @@ def encode_layer(name: str, geoms: np.ndarray, ids: np.ndarray, columns: dict[st
         np.cumsum(lengths[kept]) - lengths[kept], lengths[kept])
     fids = np.array([f if isinstance(f, int) and f >= 0 else -1 for f in np.asarray(ids)[keep].tolist()], dtype=object)
     has_id = fids != -1
-    return layer_bytes(name, extent, keys, values, np.where(has_id, fids, 0).astype(np.uint64), has_id, tags,
+    return layer_bytes(name, extent, keys, values, np.where(has_id, fids, 0), has_id, tags,
                        tag_counts, family[kept], geometry[take], lengths[kept])
