@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from urllib.request import urlopen
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -113,6 +114,82 @@ def test_a_view_of_the_whole_world_asks_for_lon_lat_boxes_only(browser, server, 
     assert any(b.split(",")[2] == "180.000000" for b in boxes), boxes
     assert json.loads(p.state())["loaded"]["districts"] > 3  # both cities' districts drawn
     p.clean()
+
+
+#: Before the page's scripts: for the parcels (stroke #2b8cbe), how many were drawn when the first
+#: one was and the loaded mark then, and the drawn count each time data-loaded-parcels was set.
+#: ``__rnPanAt``: a [lat, lon] the page is moved to as soon as the first parcel is drawn.
+DRAWING_JS = """window.__rnDrawing = {first: null, loaded: []};
+new MutationObserver(function (records) {
+  var d = window.__rnDrawing, n = document.querySelectorAll('path[stroke="#2b8cbe"]').length;
+  records.forEach(function (r) {
+    if (r.type === "attributes") d.loaded.push([document.body.getAttribute("data-loaded-parcels"), n]);
+  });
+  if (d.first === null && n) {
+    d.first = [n, document.body.getAttribute("data-loaded-parcels")];
+    if (window.__rnPanAt) window.__rnMap.setView(window.__rnPanAt, 14, {animate: false});
+  }
+}).observe(document, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-loaded-parcels"]});"""
+
+
+@pytest.fixture(scope="module")
+def crowded_server(sample_store, tmp_path_factory):
+    """The sample city plus 1,000 small parcels crowding the overview's opening view (around
+    the areas' centre) and 30 more 0.2° east of it."""
+    import shapely
+    from geopandas import GeoDataFrame
+
+    from layers.imports import import_frame
+    from layers.store import open_store
+    from tests.conftest import copy_sample
+
+    path = copy_sample(sample_store, tmp_path_factory.mktemp("crowded"))
+    store = open_store(str(path))
+    x0, y0, x1, y1 = store.read("renewal_areas").total_bounds
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    ix, iy = np.meshgrid(np.arange(40), np.arange(25))  # 40 × 25 parcels within ±0.03° × ±0.015°
+    x, y = np.r_[cx - 0.03 + 0.0015 * ix.ravel(), cx + 0.2 + 0.0015 * np.arange(30)], np.r_[cy - 0.015 + 0.0012 * iy.ravel(), [cy] * 30]
+    parcels = GeoDataFrame({"name": [f"地块{i}" for i in range(len(x))], "land_status": "state_reserve", "max_far": 2.5},
+                           geometry=shapely.box(x, y, x + 0.001, y + 0.0008), crs=4490)
+    import_frame(store, parcels, layer="parcels")
+    with serve(path) as url:
+        yield url, (cy, cx)
+
+
+def test_a_crowded_view_draws_its_first_hundred_parcels_first_then_all(browser, crowded_server):
+    """1,000+ parcels in the opening view: the first 100 are drawn (and painted) before the
+    rest, the layer is marked loaded only once all are drawn, and each parcel is drawn once."""
+    server, _ = crowded_server
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page.add_init_script(DRAWING_JS)
+    page.goto(server + "/maps/overview?show=parcels&zoom=14")
+    page.wait_for_function("document.body.getAttribute('data-loaded-parcels') !== null", timeout=30000)
+    page.wait_for_timeout(300)
+    drawing = page.evaluate("window.__rnDrawing")
+    n = int(page.evaluate("document.body.getAttribute('data-loaded-parcels')"))
+    ids = page.evaluate("""() => { const ids = []; window.__rnMap.eachLayer(l => {
+        if (l.feature && l._rnSpec === undefined && l.options.color === '#2b8cbe') ids.push(l.feature.id); }); return ids; }""")
+    page.close()
+    assert n >= 1000
+    assert drawing["first"] == [100, None]  # FIRST_PART drawn, the layer not marked loaded yet
+    assert drawing["loaded"] == [[str(n), n]]  # marked once, when every parcel was drawn
+    assert len(ids) == len(set(ids)) == n
+
+
+def test_a_view_moved_while_its_parcels_are_drawn_draws_only_the_new_ones(browser, crowded_server):
+    """The view moves between the first hundred parcels and the rest: the rest of the old view
+    is not drawn, and not marked loaded; the new view's 30 parcels are."""
+    server, (lat, lon) = crowded_server
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page.add_init_script(f"window.__rnPanAt = [{lat}, {lon + 0.2 + 0.02}];\n" + DRAWING_JS)
+    page.goto(server + "/maps/overview?show=parcels&zoom=14")
+    page.wait_for_function("document.body.getAttribute('data-loaded-parcels') !== null", timeout=30000)
+    page.wait_for_timeout(500)
+    drawing = page.evaluate("window.__rnDrawing")
+    drawn = page.locator('path[stroke="#2b8cbe"]').count()
+    page.close()
+    assert drawing["first"] == [100, None]
+    assert drawing["loaded"] == [["30", 30]] and drawn == 30
 
 
 def test_area_map_lists_gaps_and_draws_services(browser, server):
