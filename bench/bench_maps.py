@@ -13,12 +13,15 @@ attached; cold = the server's first page, caches empty, the median over ``--cold
 servers; warm = the median of the next runs,
 each in a new browser context), bytes transferred for the first view
 (compressed, until the network is idle), requests made before the first parcel was drawn,
-the server's time on the first ``/maps/data/parcels`` call (``Server-Timing``) and the tiles'
-p50/p95 (request sent → response read, from the browser's resource timings).
-Not the wall time around Playwright's ``wait_for_selector``: it polls the page 0, 20, 70, 170,
-270 … ms after it is called (Playwright 1.65, ``retryWithProgressAndBackoff``), so a parcel drawn
-at 160 ms was seen at 170 ms and one at 175 ms at 270 ms — steps of up to 100 ms between pages
-that differ by a few. Chromium is warmed with one page before the first measured load.
+the server's time on the first ``/maps/data/parcels`` call (``Server-Timing``), the tiles'
+p50/p95 (request sent → response read, from the browser's resource timings) and the time to the
+first view's last parcel ("view s": ours draws a layer's first hundred features a frame before
+the rest, plain folium all at once). Both times come from a MutationObserver in the page, read
+once the network is idle: not the wall time around Playwright's ``wait_for_selector``, which
+polls the page 0, 20, 70, 170, 270 … ms after it is called (Playwright 1.65,
+``retryWithProgressAndBackoff``; a parcel drawn at 160 ms was seen at 170 ms and one at 175 ms
+at 270 ms), and whose polling during the load slowed the page it watched. Chromium is warmed
+with one page before the first measured load.
 Up to 50k the parcels crowd the opening view as before (a normal spread around the areas'
 centre); above that they cover a city (about 1 ha of ground each, as bench_postgis lays them).
 
@@ -76,11 +79,20 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-#: In every page before its own scripts: when the first parcel was attached (page time), and
-#: room for every tile's resource timing.
+#: In every page before its own scripts: when the first parcel and the last one were attached
+#: (page time, taken before the scan; ours draws a layer's first hundred features, then the rest
+#: a frame later), and room for every tile's resource timing.
 WATCH_JS = """performance.setResourceTimingBufferSize(5000);
-new MutationObserver(function (ms, obs) {
-  if (document.querySelector('path[stroke="#2b8cbe"]')) { window.__firstParcel = performance.now(); obs.disconnect(); }
+new MutationObserver(function (records) {
+  var now = performance.now(), sel = 'path[stroke="#2b8cbe"]';
+  var hit = records.some(function (r) {
+    return Array.prototype.some.call(r.addedNodes, function (n) {
+      return n.nodeType === 1 && (n.matches(sel) || n.querySelector(sel) !== null);
+    });
+  });
+  if (!hit) return;
+  window.__lastParcel = now;
+  if (!window.__firstParcel) window.__firstParcel = window.__lastParcel;
 }).observe(document, {childList: true, subtree: true});"""
 #: The page's resource timings: [path, start, request sent, response end, Server-Timing].
 TIMINGS_JS = """() => performance.getEntriesByType('resource').map(e => [
@@ -145,12 +157,11 @@ def measure(browser, url: str, timeout_s: float = 120) -> dict:
     try:
         t = time.perf_counter()
         page.goto(url, timeout=timeout_s * 1000, wait_until="commit")
-        page.wait_for_selector(PARCEL, state="attached", timeout=max(1.0, timeout_s - (time.perf_counter() - t)) * 1000)
-        first = time.perf_counter() - t
         page.wait_for_load_state("networkidle", timeout=timeout_s * 1000)
+        page.wait_for_selector(PARCEL, state="attached", timeout=max(1.0, timeout_s - (time.perf_counter() - t)) * 1000)
         sizes = [r.sizes() for r in finished]  # bytes on the wire: compressed body + headers
         received = [s["responseBodySize"] + s["responseHeadersSize"] for s in sizes]
-        at = page.evaluate("window.__firstParcel")
+        at, view = page.evaluate("[window.__firstParcel, window.__lastParcel]")
         entries = page.evaluate(TIMINGS_JS)
     except Exception as ex:  # a page too big to open (plain folium with 500k parcels)
         page.close()
@@ -158,7 +169,7 @@ def measure(browser, url: str, timeout_s: float = 120) -> dict:
     page.close()
     tiles = [e[3] - e[2] for e in entries if "/tiles/WebMercatorQuad/" in e[0]]
     data = [e[4] for e in entries if e[0].startswith("/maps/data/parcels")]
-    return {"first": at / 1000, "wall": first, "bytes": sum(received), "before": sum(1 for e in entries if e[1] < at) + 1,
+    return {"first": at / 1000, "view": view / 1000, "bytes": sum(received), "before": sum(1 for e in entries if e[1] < at) + 1,
             "requests": len(entries) + 1, "tiles": tiles, "data": data[0] if data else "",
             "tile_paths": [e[0] for e in entries if "/tiles/WebMercatorQuad/" in e[0]]}
 
@@ -189,14 +200,14 @@ def cold_and_warm(browser, location, path: str, n: int, cold_n: int, baseline: s
     (cold: the median of them is reported, a single first load is too noisy to compare), and
     ``n - 1`` more loads through the first of them (warm: their median). ``baseline``: a page
     loaded just before each of ours (plain folium), so both are measured in the same moments
-    of a shared machine; its loads are in ``baseline_firsts``."""
+    of a shared machine; its loads are in ``baseline_loads``."""
     colds, warm, base = [], [], []
 
     def with_baseline(url: str) -> dict:
         if baseline:
             b = measure(browser, baseline)
             if "failed" not in b:
-                base.append(b["first"])
+                base.append(b)
         return measure(browser, url)
 
     for k in range(cold_n):
@@ -210,11 +221,13 @@ def cold_and_warm(browser, location, path: str, n: int, cold_n: int, baseline: s
                 warm = [w for w in (with_baseline(url + path) for _ in range(n - 1)) if "failed" not in w]
     cold = colds[0]
     cold["first"] = statistics.median(c["first"] for c in colds)
+    cold["view"] = statistics.median(c["view"] for c in colds)
     cold["tiles"] = [t for c in colds for t in c["tiles"]]
     warm = warm or [colds[0]]
     cold["warm"] = statistics.median(w["first"] for w in warm)
+    cold["warm_view"] = statistics.median(w["view"] for w in warm)
     cold["warm_tiles"] = [t for w in warm for t in w["tiles"]]
-    cold["baseline_firsts"] = base
+    cold["baseline_loads"] = base
     return cold
 
 
@@ -227,7 +240,8 @@ def row(size: int, backend: str, page: str, r: dict) -> str:
         return f"  {size:9,d} {backend:10s} {page:24s} {r['failed']}"
     tiles = (f"{len(r['tiles']):3d}  {_pct(r['tiles'], 50):>4s}/{_pct(r['tiles'], 95):<5s} {_pct(r['warm_tiles'], 50):>4s}/"
              f"{_pct(r['warm_tiles'], 95):<5s}" if r["tiles"] else f"{'—':>3s}  {'':22s}")
-    return (f"  {size:9,d} {backend:10s} {page:24s} {r['first']:6.2f} {r.get('warm', r['first']):6.2f} "
+    view = f"{r['view']:.2f}/{r.get('warm_view', r['view']):.2f}"
+    return (f"  {size:9,d} {backend:10s} {page:24s} {r['first']:6.2f} {r.get('warm', r['first']):6.2f} {view:>9s} "
             f"{r['bytes'] / 1e6:7.2f} {r['before']:4d}/{r['requests']:<4d} {tiles} {r['data']}")
 
 
@@ -255,16 +269,18 @@ def plain_folium_page(tmp: Path, n: int, parcels) -> str:
     return html.name
 
 
-def plain_folium(browser, url: str, firsts: list[float], runs_n: int, timeout_s: float) -> dict:
-    """The plain folium page: its loads beside ours (``firsts``), else ``runs_n`` of its own;
+def plain_folium(browser, url: str, loads: list[dict], runs_n: int, timeout_s: float) -> dict:
+    """The plain folium page: its loads beside ours (``loads``), else ``runs_n`` of its own;
     may be too big to open (500k)."""
     first = measure(browser, url, timeout_s)
     if "failed" in first:  # once is enough
         return {"failed": f"did not open in {timeout_s:.0f} s" + ("" if "Timeout" in first["failed"]
                                                                   else f" ({first['failed']})")}
-    ok = [first["first"], *firsts] if firsts else [first["first"]] + [
-        r["first"] for r in (measure(browser, url, timeout_s) for _ in range(runs_n - 1)) if "failed" not in r]
-    first["first"] = first["warm"] = statistics.median(ok)  # no server to warm: every run alike
+    ok = [first, *loads] if loads else [first] + [
+        r for r in (measure(browser, url, timeout_s) for _ in range(runs_n - 1)) if "failed" not in r]
+    # No server to warm: every run alike.
+    first["first"] = first["warm"] = statistics.median(r["first"] for r in ok)
+    first["view"] = first["warm_view"] = statistics.median(r["view"] for r in ok)
     first["warm_tiles"] = []
     first["runs"] = len(ok)
     return first
@@ -300,12 +316,12 @@ def overview(browser, tmp: Path, sizes: list[int], backends: list[str], runs_n: 
         pg = stack.enter_context(postgis_cluster()) if "postgis" in backends else None
         warm_browser(browser, tmp, plain_base)
         print("bench_maps: the overview with n parcels, headless Chromium, 1200×800, zoom 14 on the areas' centre")
-        print(f"  {'parcels':>9s} {'backend':10s} {'page':24s} {'first s':>6s} {'warm s':>6s} {'MB':>7s} "
+        print(f"  {'parcels':>9s} {'backend':10s} {'page':24s} {'first s':>6s} {'warm s':>6s} {'view s':>9s} {'MB':>7s} "
               f"{'before/all':>9s} {'tiles':>4s} {'p50/p95 ms cold':>15s} {'warm':>9s}  /maps/data server ms")
-        summary, firsts_of = [], {}
+        summary, loads_of = [], {}
         for n in sizes:
             store, parcels = build_store(tmp, n)
-            results, firsts = {}, []
+            results, loads = {}, []
             # Plain folium loaded just before each of our loads (paired: a shared 2-core machine
             # drifts over a run); too big to open at 500k, where it is tried once at the end.
             plain_url, paired = f"{plain_base}/{plain_folium_page(tmp, n, parcels)}", n <= 50_000
@@ -321,19 +337,20 @@ def overview(browser, tmp: Path, sizes: list[int], backends: list[str], runs_n: 
                 for name, extra in pages:
                     r = cold_and_warm(browser, location, f"/maps/overview?show=parcels&zoom=14{extra}", runs_n,
                                       cold_n, baseline=plain_url if paired and not extra else None)
-                    firsts += r.get("baseline_firsts", [])
+                    loads += r.get("baseline_loads", [])
                     results[(backend, name)] = r
                     print(row(n, backend, name, r), flush=True)
                     if r.get("tile_paths"):
                         r["server"] = server_tiles(location, r["tile_paths"])
                         print(f"  {'':9s} {'':10s} {'  its tiles':24s} {r['server']}", flush=True)
-            plain = plain_folium(browser, plain_url, firsts, runs_n, folium_timeout)
+            plain = plain_folium(browser, plain_url, loads, runs_n, folium_timeout)
             print(row(n, "—", "plain folium", plain), flush=True)
             summary.append((n, results, plain))
-            firsts_of[n] = firsts
+            loads_of[n] = loads
         httpd.shutdown()
     print("  first s: page clock at the first parcel; cold: the median of the first pages of fresh servers;")
-    print("  warm s: median of the next runs; before/all:")
+    print("  warm s: median of the next runs; view s: page clock at the first view's last parcel, cold/warm")
+    print("  (ours draws the first 100 parcels, the rest a frame later; plain folium all at once); before/all:")
     print("  requests before the first parcel was drawn / for the whole first view; tiles: count, p50/p95")
     print("  (request sent → response read) on the cold and the warm runs")
     for n, results, plain in summary:
@@ -343,8 +360,13 @@ def overview(browser, tmp: Path, sizes: list[int], backends: list[str], runs_n: 
             versus = ("plain folium did not open" if "failed" in plain else
                       f"{'met' if max(r['first'], r['warm']) <= plain['first'] else 'NOT met'} (cold {r['first']:.2f} s, warm "
                       f"{r['warm']:.2f} s vs plain folium {plain['first']:.2f} s, median of {plain['runs']} loads"
-                      f"{' beside ours' if firsts_of.get(n) else ''})")
+                      f"{' beside ours' if loads_of.get(n) else ''})")
             print(f"  aim {n:,d} parcels, {backend}: as fast as plain folium — {versus}")
+            if "failed" not in plain:
+                slowest = max(r["view"], r["warm_view"])
+                print(f"  {'':4s}{n:,d} parcels, {backend}: the whole first view drawn "
+                      f"{'as soon as' if slowest <= plain['view'] else 'later than'} plain folium's (cold {r['view']:.2f} s, "
+                      f"warm {r['warm_view']:.2f} s vs {plain['view']:.2f} s)")
             if n >= 500_000:
                 p50 = float(np.percentile(r["tiles"], 50)) if r["tiles"] else float("nan")
                 print(f"  aim {n:,d} parcels, {backend}: first parcel ≤ {AIM_FIRST_S} s — "
