@@ -8,9 +8,13 @@ from urllib.request import urlopen
 
 import numpy as np
 import pytest
+import shapely
 from fastapi.testclient import TestClient
+from geopandas import GeoDataFrame
 
-from tests.conftest import serve
+from layers.imports import import_frame
+from layers.store import open_store
+from tests.conftest import copy_sample, serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -136,13 +140,6 @@ new MutationObserver(function (records) {
 def crowded_server(sample_store, tmp_path_factory):
     """The sample city plus 1,000 small parcels crowding the overview's opening view (around
     the areas' centre) and 30 more 0.2° east of it."""
-    import shapely
-    from geopandas import GeoDataFrame
-
-    from layers.imports import import_frame
-    from layers.store import open_store
-    from tests.conftest import copy_sample
-
     path = copy_sample(sample_store, tmp_path_factory.mktemp("crowded"))
     store = open_store(str(path))
     x0, y0, x1, y1 = store.read("renewal_areas").total_bounds
