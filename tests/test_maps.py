@@ -42,10 +42,13 @@ def browser():
 class Page:
     """A map page in Chromium; console errors, requests outside the server, failed requests and
     answers of 400 or more are kept (``clean`` asserts there are none), with the path of every
-    request to the server from the start (``requests``)."""
+    request to the server from the start (``requests``). ``init_script`` runs in the page before
+    its own scripts."""
 
-    def __init__(self, browser, server, path, wait_for=None, settle_ms: int = 500):
+    def __init__(self, browser, server, path, wait_for=None, settle_ms: int = 500, init_script: str | None = None):
         self.page = browser.new_page(viewport={"width": 1200, "height": 800})
+        if init_script:
+            self.page.add_init_script(init_script)
         self.errors, self.outside, self.failed, self.refused, self.requests = [], [], [], [], []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
@@ -157,16 +160,13 @@ def test_a_crowded_view_draws_its_first_hundred_parcels_first_then_all(browser, 
     """1,000+ parcels in the opening view: the first 100 are drawn (and painted) before the
     rest, the layer is marked loaded only once all are drawn, and each parcel is drawn once."""
     server, _ = crowded_server
-    page = browser.new_page(viewport={"width": 1200, "height": 800})
-    page.add_init_script(DRAWING_JS)
-    page.goto(server + "/maps/overview?show=parcels&zoom=14")
-    page.wait_for_function("document.body.getAttribute('data-loaded-parcels') !== null", timeout=30000)
-    page.wait_for_timeout(300)
-    drawing = page.evaluate("window.__rnDrawing")
-    n = int(page.evaluate("document.body.getAttribute('data-loaded-parcels')"))
-    ids = page.evaluate("""() => { const ids = []; window.__rnMap.eachLayer(l => {
+    p = Page(browser, server, "/maps/overview?show=parcels&zoom=14", wait_for=["parcels"], settle_ms=300,
+             init_script=DRAWING_JS)
+    drawing = p.page.evaluate("window.__rnDrawing")
+    n = int(p.page.evaluate("document.body.getAttribute('data-loaded-parcels')"))
+    ids = p.page.evaluate("""() => { const ids = []; window.__rnMap.eachLayer(l => {
         if (l.feature && l._rnSpec === undefined && l.options.color === '#2b8cbe') ids.push(l.feature.id); }); return ids; }""")
-    page.close()
+    p.clean()
     assert n >= 1000
     assert drawing["first"] == [100, None]  # FIRST_PART drawn, the layer not marked loaded yet
     assert drawing["loaded"] == [[str(n), n]]  # marked once, when every parcel was drawn
@@ -177,14 +177,11 @@ def test_a_view_moved_while_its_parcels_are_drawn_draws_only_the_new_ones(browse
     """The view moves between the first hundred parcels and the rest: the rest of the old view
     is not drawn, and not marked loaded; the new view's 30 parcels are."""
     server, (lat, lon) = crowded_server
-    page = browser.new_page(viewport={"width": 1200, "height": 800})
-    page.add_init_script(f"window.__rnPanAt = [{lat}, {lon + 0.2 + 0.02}];\n" + DRAWING_JS)
-    page.goto(server + "/maps/overview?show=parcels&zoom=14")
-    page.wait_for_function("document.body.getAttribute('data-loaded-parcels') !== null", timeout=30000)
-    page.wait_for_timeout(500)
-    drawing = page.evaluate("window.__rnDrawing")
-    drawn = page.locator('path[stroke="#2b8cbe"]').count()
-    page.close()
+    p = Page(browser, server, "/maps/overview?show=parcels&zoom=14", wait_for=["parcels"],
+             init_script=f"window.__rnPanAt = [{lat}, {lon + 0.2 + 0.02}];\n" + DRAWING_JS)
+    drawing = p.page.evaluate("window.__rnDrawing")
+    drawn = p.page.locator('path[stroke="#2b8cbe"]').count()
+    p.clean()
     assert drawing["first"] == [100, None]
     assert drawing["loaded"] == [["30", 30]] and drawn == 30
 
