@@ -118,6 +118,22 @@ def test_the_tiles_api(client):
     assert c.get("/collections/targets/tiles/WebMercatorQuad/3/1/1").status_code == 404  # a table has no tiles
 
 
+def test_tiles_are_sent_as_kept_gzip_or_plain_to_a_client_without_it(client):
+    c, store = client
+    x, y = tile_at(14)
+    path = f"/collections/services/tiles/WebMercatorQuad/14/{y}/{x}"
+    packed = c.get(path, headers={"Accept-Encoding": "gzip"})
+    plain = c.get(path, headers={"Accept-Encoding": "identity"})
+    assert packed.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert "Accept-Encoding" in packed.headers["vary"] and "Accept-Encoding" in plain.headers["vary"]
+    assert packed.content == plain.content == store.vector_tile("services", 14, x, y)  # httpx unpacks
+    assert int(plain.headers["content-length"]) == len(plain.content)
+    assert int(packed.headers["content-length"]) < len(plain.content) / 1.5
+    assert packed.headers["server-timing"].startswith("tile;dur=")
+    empty = c.get("/collections/roads/tiles/WebMercatorQuad/8/0/0", headers={"Accept-Encoding": "gzip"})
+    assert empty.status_code == 200 and empty.content == b"" and "content-encoding" not in empty.headers
+
+
 def test_an_edit_shows_in_the_next_tile(client):
     c, store = client
     x, y = tile_at(16)
@@ -195,3 +211,35 @@ def test_big_layer_tiles_follow_edits_and_replaced_files(sample_store, tmp_path,
     wal_store = open_store(wal_path)
     assert set(decoded(wal_store.vector_tile("parcels", 16, x, y), "parcels")) == set(before)
     assert not gpkg_tiles._IDLE.get((str(wal_path), wal_path.stat().st_ino))
+
+
+def test_a_tile_made_by_one_process_is_read_by_the_others_from_the_tile_folder(sample_store, tmp_path, monkeypatch):
+    """Each worker keeps tiles in memory; the tile folder (one per store, layer version) lets
+    the others read a tile instead of encoding it again. Written after the answer, by a
+    thread; a folder that cannot be written loses nothing but the keeping."""
+    import gzip
+    from pathlib import Path
+
+    from layers.backends import base
+
+    store = open_store(copy_sample(sample_store, tmp_path))
+    x, y = tile_at(14)
+    packed = store.vector_tile_gzip("services", 14, x, y)
+    assert gzip.decompress(packed) == store.vector_tile("services", 14, x, y) and len(decoded(gzip.decompress(packed), "services")) > 10
+    base.wait_for_tile_writes()
+    kept = Path(base.tile_folder(store.uri), "services", store.info("services").version, "14", str(x), f"{y}.mvt.gz")
+    assert kept.read_bytes() == packed
+    assert not list(kept.parent.glob("*.part"))  # written whole, then renamed
+
+    base._TILES.items.clear()  # another worker: nothing in its memory, no encoding either
+    monkeypatch.setattr(type(store), "_encode_tile", lambda *a: pytest.fail("encoded again"))
+    assert store.vector_tile_gzip("services", 14, x, y) == packed
+    monkeypatch.undo()
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("the tile folder cannot be made under a file")
+    monkeypatch.setattr(base, "tile_folder", lambda uri: str(blocked))
+    base._TILES.items.clear()
+    assert store.vector_tile_gzip("services", 14, x, y) == packed  # answered all the same
+    base.wait_for_tile_writes()
+    assert blocked.read_text().startswith("the tile folder")

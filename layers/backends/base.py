@@ -12,9 +12,12 @@ __all__ = ["LayerInfo", "LayerStore", "EDIT_VERBS", "check_layer_name", "check_w
 
 import contextlib
 import contextvars
+import gzip
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import geopandas as gpd
@@ -29,8 +32,11 @@ from layers.validate import ValidatedLayer
 EDIT_VERBS = ("create", "replace", "delete")
 #: Layers read whole, per store, layer and version (reads dominate; every change makes a new version).
 _FRAMES: VersionedCache = VersionedCache(16)
-#: Encoded vector tiles, per store, layer, version and tile: a map pans over the same tiles again.
+#: Encoded vector tiles (gzip), per store, layer, version and tile: a map pans over the same tiles again.
 _TILES: VersionedCache = VersionedCache(4096)
+#: Writes tiles into the tile folder after they are answered (:func:`_disk_tile`).
+_WRITER: ThreadPoolExecutor | None = None
+_WRITER_LOCK = threading.Lock()
 
 
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_")
@@ -90,24 +96,44 @@ def tile_folder(uri: str) -> str:
 
 
 def _disk_tile(store: LayerStore, name: str, version: str, z: int, x: int, y: int) -> bytes:
-    """A tile from the tile folder every process of this machine shares (the server's workers
-    each keep their own memory cache: without it, a map's second page load met the other
-    worker's empty cache and re-encoded every tile), encoding and storing it when missing.
-    One folder per layer version; the folders of older versions are removed."""
-    import shutil
-    import tempfile
-
+    """A tile, gzip-compressed (:func:`_compressed`), from the tile folder every process of
+    this machine shares (the server's workers each keep their own memory cache: without it, a
+    map's second page load met the other worker's empty cache and re-encoded every tile),
+    encoding it when missing and handing it to the writer thread: writing it took ~1 ms
+    (2 ms at p90) of a ~10 ms answer. One folder per layer version; the folders of older
+    versions are removed."""
     root = os.path.join(tile_folder(store.uri), name)
-    folder = os.path.join(root, version)
-    path = os.path.join(folder, str(z), str(x), f"{y}.pbf")
+    path = os.path.join(root, version, str(z), str(x), f"{y}.mvt.gz")
     try:
         with open(path, "rb") as f:
             return f.read()
     except OSError:
         pass
-    body = store._encode_tile(name, z, x, y)
+    body = _compressed(store._encode_tile(name, z, x, y))
+    _writer().submit(_keep_tile, root, version, path, body)
+    return body
+
+
+def _writer() -> ThreadPoolExecutor:
+    """This process's tile writer, started on its first tile (one thread: writes in order)."""
+    global _WRITER
+    with _WRITER_LOCK:
+        if _WRITER is None:
+            _WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="renewal-tile-writer")
+        return _WRITER
+
+
+def _forget_writer() -> None:  # a forked child has none of its parent's threads
+    global _WRITER
+    _WRITER = None
+
+
+def _keep_tile(root: str, version: str, path: str, body: bytes) -> None:
+    import shutil
+    import tempfile
+
     try:
-        if not os.path.isdir(folder):
+        if not os.path.isdir(os.path.join(root, version)):
             for old in (d for d in os.listdir(root) if d != version) if os.path.isdir(root) else ():
                 shutil.rmtree(os.path.join(root, old), ignore_errors=True)
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -116,8 +142,23 @@ def _disk_tile(store: LayerStore, name: str, version: str, z: int, x: int, y: in
             f.write(body)
         os.replace(tmp, path)  # readers see a whole tile or none
     except OSError:
-        pass  # a full or read-only disk: the tile is still answered
-    return body
+        pass  # a full or read-only disk: the tile was answered all the same
+
+
+def wait_for_tile_writes() -> None:
+    """Return once every tile handed to this process's writer so far is in the tile folder."""
+    _writer().submit(lambda: None).result()  # one thread: the tiles handed before it are written
+
+
+os.register_at_fork(after_in_child=_forget_writer)
+
+
+def _compressed(tile: bytes) -> bytes:
+    """A tile as the gzip member it is sent as (b"" stays b""): kept so, a tile is compressed
+    once, not on every answer (the middleware's level 5 took ~0.8 ms of a cached 35 KB tile's
+    ~3.5 ms, on the event loop). Level 1: 0.4 ms against 0.8 for level 5, 5 % more bytes
+    (17.5 against 16.7 KB for a zoom-14 tile of ~440 parcels)."""
+    return gzip.compress(tile, compresslevel=1, mtime=0) if tile else b""
 
 
 #: The catalogs read inside :meth:`LayerStore.one_catalog` blocks of this context, by store uri.
@@ -230,6 +271,12 @@ class LayerStore(ABC):
     def vector_tile(self, name: str, z: int, x: int, y: int) -> bytes:
         """The Mapbox vector tile ``z/x/y`` (WebMercatorQuad) of vector layer ``name``, cached per
         layer version; empty below the layer's minimum zoom (:func:`layers.mvt.min_zoom`)."""
+        body = self.vector_tile_gzip(name, z, x, y)
+        return gzip.decompress(body) if body else b""
+
+    def vector_tile_gzip(self, name: str, z: int, x: int, y: int) -> bytes:
+        """:meth:`vector_tile` as one gzip member (b"" for an empty tile), as it is kept and
+        sent to clients that accept gzip (every browser and map library)."""
         from layers.mvt import check_tile, min_zoom
 
         check_tile(z, x, y)
