@@ -6,6 +6,7 @@ import json
 import os
 import re
 import urllib.parse
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -16,7 +17,8 @@ import maps.assets as assets_module
 from api.app import create_app
 from api.routes.maps import INLINE_FEATURES
 from api.settings import Settings
-from api.warm import start_warming, warm
+from api.warm import corner_tiles, start_warming, warm
+from layers.backends.base import tile_folder, wait_for_tile_writes
 from maps.assets import (
     BASE_SCRIPTS,
     BASE_STYLES,
@@ -188,11 +190,17 @@ def test_warming_loads_the_tile_path_for_tiled_parcels(sample_store, monkeypatch
 
     monkeypatch.setattr(api.routes.maps, "TILED_FEATURES", 10)  # the sample's parcels are drawn from tiles
     app = create_app(Settings(store=str(sample_store.path), warm=False))
+    folder = Path(tile_folder(sample_store.uri), "parcels")
+    before = set(folder.rglob("*.mvt.gz"))
     with caplog.at_level("INFO", logger="renewal.warm"):
         took = warm(app)
+    wait_for_tile_writes()
     assert "/collections/parcels/tiles/WebMercatorQuad/22/0/0" in took and not any(k.startswith("/maps/data/") for k in took)
     assert "tile encoder" in took
     assert "answered" not in caplog.text  # every warming request answered 200
+    # The tiles encoded at the layer's corner hold features; none is kept, only the far empty one asked for.
+    assert {p.parts[-3:] for p in set(folder.rglob("*.mvt.gz")) - before} <= {("22", "0", "0.mvt.gz")}
+    assert corner_tiles(sample_store, sample_store.info("parcels")) > 1000
 
 
 def test_the_overview_is_kept_per_layer_versions_and_revalidated(client):
