@@ -193,3 +193,27 @@ def test_the_bytes_are_the_protobuf_librarys_for_every_kind_of_value():
                    {"n": -(2**63)}, {"name": "", "n": 0, "share": 1.0, "ok": True}, {"name": "é"}]
     assert [type(v) for v in got[3].values()] == [str, int, float, bool]
     assert library(geoms, ids, {"name": columns["name"]}) == ours(geoms, ids, {"name": columns["name"]})
+
+
+def test_a_tiles_short_columns_get_the_tags_pandas_gives_long_ones(monkeypatch):
+    """Columns as long as a tile's are factorized with a dict, longer ones by pandas: the
+    same keys, values (in the same order) and tags for every kind of cell."""
+    from layers import mvt_pbf
+
+    n = 12
+    columns = {"name": np.array([f"地块{i % 5}" for i in range(n)], dtype=object),
+               "far": np.array([1.5, np.nan, np.inf, -0.0, 0.0, 2.5] * 2),
+               "n": np.arange(n) % 4, "flag": np.arange(n) % 3 == 0,
+               "mixed": np.array([1, True, "1", 1.0, np.float64(2.5), pd.NA, np.nan, None, pd.Timestamp("2024-05-01"),
+                                  np.int64(7), float("inf"), "末"], dtype=object),
+               "nothing": np.array([None] * n, dtype=object), "no_number": np.array([np.nan] * n, dtype=object),
+               "note": np.array([float("nan") if i % 3 else "拆迁" for i in range(n)], dtype=object),
+               "nullable": pd.array([1, None, 3] * 4, dtype="Int64").to_numpy(dtype=object)}
+    keep = np.ones(n, dtype=bool)
+    keep[5] = False
+    short = mvt_pbf._tags(columns, keep)
+    monkeypatch.setattr(mvt_pbf, "_SMALL_COLUMN", 0)
+    long = mvt_pbf._tags(columns, keep)
+    assert short[0] == long[0] and short[1] == long[1] and [type(v) for v in short[1]] == [type(v) for v in long[1]]
+    assert (short[2] == long[2]).all() and (short[3] == long[3]).all()
+    assert "nothing" not in short[0] and "no_number" not in short[0] and 2.5 in short[1] and "2024-05-01 00:00:00" in short[1]
