@@ -168,9 +168,11 @@ def measure(browser, url: str, timeout_s: float = 120) -> dict:
         return {"failed": f"{type(ex).__name__}: {str(ex).splitlines()[0][:80]}"}
     page.close()
     tiles = [e[3] - e[2] for e in entries if "/tiles/WebMercatorQuad/" in e[0]]
+    # The server's share of each: the tile route's Server-Timing (kept or encoded).
+    tile_server = [float(e[4].split()[1]) for e in entries if "/tiles/WebMercatorQuad/" in e[0] and e[4].startswith("tile ")]
     data = [e[4] for e in entries if e[0].startswith("/maps/data/parcels")]
     return {"first": at / 1000, "view": view / 1000, "bytes": sum(received), "before": sum(1 for e in entries if e[1] < at) + 1,
-            "requests": len(entries) + 1, "tiles": tiles, "data": data[0] if data else "",
+            "requests": len(entries) + 1, "tiles": tiles, "tile_server": tile_server, "data": data[0] if data else "",
             "tile_paths": [e[0] for e in entries if "/tiles/WebMercatorQuad/" in e[0]]}
 
 
@@ -223,10 +225,12 @@ def cold_and_warm(browser, location, path: str, n: int, cold_n: int, baseline: s
     cold["first"] = statistics.median(c["first"] for c in colds)
     cold["view"] = statistics.median(c["view"] for c in colds)
     cold["tiles"] = [t for c in colds for t in c["tiles"]]
+    cold["tile_server"] = [t for c in colds for t in c["tile_server"]]
     warm = warm or [colds[0]]
     cold["warm"] = statistics.median(w["first"] for w in warm)
     cold["warm_view"] = statistics.median(w["view"] for w in warm)
     cold["warm_tiles"] = [t for w in warm for t in w["tiles"]]
+    cold["warm_tile_server"] = [t for w in warm for t in w["tile_server"]]
     cold["baseline_loads"] = base
     return cold
 
@@ -343,6 +347,9 @@ def overview(browser, tmp: Path, sizes: list[int], backends: list[str], runs_n: 
                     if r.get("tile_paths"):
                         r["server"] = server_tiles(location, r["tile_paths"])
                         print(f"  {'':9s} {'':10s} {'  its tiles':24s} {r['server']}", flush=True)
+                        print(f"  {'':9s} {'':10s} {'':24s} in the pages, the tile route's own time (Server-Timing): "
+                              f"p50/p95 cold {_pct(r['tile_server'], 50)}/{_pct(r['tile_server'], 95)} ms, "
+                              f"warm {_pct(r['warm_tile_server'], 50)}/{_pct(r['warm_tile_server'], 95)} ms", flush=True)
             plain = plain_folium(browser, plain_url, loads, runs_n, folium_timeout)
             print(row(n, "—", "plain folium", plain), flush=True)
             summary.append((n, results, plain))
