@@ -107,8 +107,10 @@ def _plan(con: sqlite3.Connection, name: str) -> _Plan | None:
     pk = next((r[1] for r in info if r[5]), "fid")
     cols = tuple(c for c in types if c not in (pk, geom_col))
     select = ", ".join(f't."{c}"' for c in (pk, *cols, geom_col))
+    # In R-tree order: rtree_page puts the rows in id order (SQLite's ORDER BY copied them, blobs
+    # and all, into a temporary B-tree: 1.57 ms a zoom-14 tile against 1.28 without).
     return _Plan(f'SELECT {select} FROM "{name}" t JOIN "{rtree}" r ON t."{pk}" = r.id '
-                 f'WHERE r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ? ORDER BY t."{pk}"',
+                 f'WHERE r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ?',
                  cols, tuple(c for c in cols if types[c] == "BOOLEAN"),
                  tuple(c for c in cols if types[c] in ("REAL", "FLOAT", "DOUBLE")))
 
@@ -136,11 +138,12 @@ def rtree_page(con: sqlite3.Connection, name: str, bbox, version: tuple = ()) ->
     rows = con.execute(plan.select, (x0, x1, y0, y1)).fetchall()
     values = [np.array(c, dtype=object) for c in zip(*rows, strict=True)] or [np.empty(0, object)] * (len(plan.columns) + 2)
     geoms = sql.blob_geometries(values[-1])
-    inside = shapely.intersects(geoms, shapely.box(x0, y0, x1, y1)) if len(geoms) else np.zeros(0, bool)
-    columns = dict(zip(plan.columns, (v[inside] for v in values[1:-1]), strict=True))
+    inside = np.flatnonzero(shapely.intersects(geoms, shapely.box(x0, y0, x1, y1))) if len(geoms) else np.zeros(0, int)
+    take = inside[np.argsort(values[0][inside].astype(np.int64), kind="stable")]  # in id order
+    columns = dict(zip(plan.columns, (v[take] for v in values[1:-1]), strict=True))
     for c in plan.reals:  # typed, as GDAL reads them (None → NaN); SQLite lets a REAL column hold text
         with contextlib.suppress(ValueError, TypeError):
             columns[c] = columns[c].astype(float)
     for c in plan.booleans:  # stored as 0/1; GDAL reads booleans
         columns[c] = np.array([None if v is None else bool(v) for v in columns[c]], dtype=object)
-    return TilePage(values[0][inside].astype(np.int64), geoms[inside], columns)
+    return TilePage(values[0][take].astype(np.int64), geoms[take], columns)
