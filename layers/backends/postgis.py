@@ -44,7 +44,7 @@ from layers.backends import postgis_sql as q
 from layers.backends.base import LayerInfo, LayerStore, check_layer_name, check_write_items
 from layers.backends.frames import filter_value, unknown_property
 from layers.backends.postgis_cql import cql2_where
-from layers.cache import FolderCache
+from layers.cache import FolderCache, VersionedCache
 from layers.cql2 import check_cql2
 from layers.schemas import schema_for
 from layers.validate import ValidatedLayer
@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 _POOLS: dict[str, ConnectionPool] = {}
 _POOLS_LOCK = threading.Lock()
 _RASTERS: FolderCache[str] = FolderCache("renewal-pgraster-", size=4)
+#: A layer's property columns for its tiles, per store, layer and version: one catalog round trip less a tile.
+_TILE_COLUMNS: VersionedCache[list[str]] = VersionedCache(64)
 _LOCK_KEY = 7_310_202_611  # the store's advisory lock (any constant shared by every client)
 
 
@@ -257,8 +259,10 @@ class PostGISStore(LayerStore):
         quantizes and encodes them; the same ids and properties as the GeoPackage's tiles."""
         from layers.mvt import BUFFER, EXTENT
 
+        key = (self.uri, name, self.info(name).version)  # a new version for any change of columns
         with self._read() as cur:
-            props = [sql.Identifier(n) for n, _ in self._columns(cur, name)]
+            names = _TILE_COLUMNS.get(key, lambda: [n for n, _ in self._columns(cur, name)])
+            props = [sql.Identifier(n) for n in names]
             geom = sql.Identifier(q.GEOM)
             stmt = sql.SQL(
                 "WITH env AS (SELECT ST_TileEnvelope(%s, %s, %s) AS box), "
