@@ -189,7 +189,7 @@ def _small_codes(column: np.ndarray) -> tuple[np.ndarray, list]:
     if column.dtype.kind == "O" and (not kinds <= _PLAIN_TYPES or (
             float in kinds and not all(math.isfinite(v) for v in plain if type(v) is float))):
         plain = [_plain(v) for v in plain]  # NaN, inf, pd.NA, numpy scalars, dates as text
-        kinds.add(type(None) if None in plain else str)
+        kinds = set(map(type, plain))
     if type(None) in kinds:
         dropped = np.array([v is None for v in plain] + [True])
         return np.where(dropped[codes], -1, codes).astype(np.int64), plain

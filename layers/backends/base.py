@@ -150,7 +150,8 @@ def wait_for_tile_writes() -> None:
     _writer().submit(lambda: None).result()  # one thread: the tiles handed before it are written
 
 
-os.register_at_fork(after_in_child=_forget_writer)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_writer)
 
 
 def _compressed(tile: bytes) -> bytes:
