@@ -10,7 +10,8 @@ the zooms a web map shows.
 
 from __future__ import annotations
 
-__all__ = ["EXTENT", "BUFFER", "TMS", "ENCODING", "tile_bounds_lonlat", "encode_tile", "encode_features", "min_zoom", "check_tile"]
+__all__ = ["EXTENT", "BUFFER", "TMS", "ENCODING", "tile_bounds_lonlat", "encode_tile", "encode_features", "min_zoom",
+           "check_tile", "mercator"]
 
 import math
 import threading
@@ -28,8 +29,9 @@ TMS = morecantile.tms.get("WebMercatorQuad")
 EXTENT = 4096  # tile units a side (MVT's usual)
 BUFFER = 64  # tile units of geometry kept beyond each edge
 MAX_ZOOM = 22
-_TO_MERCATOR = Transformer.from_crs(4326, 3857, always_xy=True)
 _FROM_MERCATOR = Transformer.from_crs(3857, 4326, always_xy=True)
+#: Web Mercator (EPSG:3857) projects onto a sphere of WGS84's semi-major axis.
+_MERCATOR_RADIUS = 6378137.0
 #: Held while a tile is read and encoded in Python. A map asks for six tiles at once and the
 #: server's threads share one GIL: interleaved, each tile is answered when all of them are
 #: (every tile waits ~6 encodings); one at a time, the first is answered after one encoding,
@@ -67,6 +69,14 @@ def tile_bounds_lonlat(z: int, x: int, y: int, *, buffered: bool = True) -> tupl
     return max(lon0, -180.0), max(lat0, -85.06), min(lon1, 180.0), min(lat1, 85.06)
 
 
+def mercator(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """EPSG:3857 metres of longitudes and latitudes (degrees), in the projection's closed form:
+    pyproj took 0.28 ms for the 2,160 vertices of a zoom-14 tile of parcels, numpy 0.02, the
+    same to 1e-8 m (``tests/test_vector_tiles.py`` checks it against pyproj)."""
+    return (_MERCATOR_RADIUS * np.radians(lon),
+            _MERCATOR_RADIUS * np.log(np.tan(np.pi / 4 + np.radians(lat) / 2)))
+
+
 def _on_grid(geoms: np.ndarray) -> np.ndarray:
     """Geometries rounded to the unit grid, valid: each vertex rounded, and GEOS's overlay-based
     precision reducer only for those that rounding made invalid (a ring touching itself). The
@@ -98,7 +108,7 @@ def encode_features(geoms: np.ndarray, ids: np.ndarray, columns: dict[str, np.nd
     # orientation set: mapbox-vector-tile's per-feature Python quantizer and winding check
     # were two thirds of a tile's time (90 ms for ~900 parcels).
     geoms = shapely.transform(geoms, lambda c: np.column_stack(
-        [(v - o) * scale for v, o in zip(_TO_MERCATOR.transform(c[:, 0], c[:, 1]), (x0, y0), strict=True)]))
+        [(v - o) * scale for v, o in zip(mercator(c[:, 0], c[:, 1]), (x0, y0), strict=True)]))
     geoms = shapely.clip_by_rect(geoms, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
     geoms = _on_grid(_simplified(geoms))
     # MVT wants exterior rings clockwise in its y-down tile space: counter-clockwise here, before the flip.

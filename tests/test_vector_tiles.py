@@ -6,6 +6,7 @@ import subprocess
 
 import mapbox_vector_tile
 import morecantile
+import numpy as np
 import pytest
 import shapely
 from fastapi.testclient import TestClient
@@ -243,3 +244,16 @@ def test_a_tile_made_by_one_process_is_read_by_the_others_from_the_tile_folder(s
     assert store.vector_tile_gzip("services", 14, x, y) == packed  # answered all the same
     base.wait_for_tile_writes()
     assert blocked.read_text().startswith("the tile folder")
+
+
+def test_web_mercator_in_closed_form_is_pyprojs():
+    from pyproj import Transformer
+
+    from layers.mvt import mercator
+
+    rng = np.random.default_rng(3)
+    lon = np.r_[rng.uniform(73, 135, 2000), -180, 180, 0, 113.17]
+    lat = np.r_[rng.uniform(18, 54, 2000), -85.05, 85.05, 0, 35.24]
+    x, y = mercator(lon, lat)
+    px, py = Transformer.from_crs(4326, 3857, always_xy=True).transform(lon, lat)
+    assert np.abs(x - px).max() < 1e-6 and np.abs(y - py).max() < 1e-6
