@@ -18,7 +18,7 @@ from api.app import create_app
 from api.routes.maps import INLINE_FEATURES
 from api.settings import Settings
 from api.warm import corner_tiles, start_warming, warm
-from layers.backends.base import tile_folder, wait_for_tile_writes
+from layers.backends.base import tile_folder
 from maps.assets import (
     BASE_SCRIPTS,
     BASE_STYLES,
@@ -194,7 +194,6 @@ def test_warming_loads_the_tile_path_for_tiled_parcels(sample_store, monkeypatch
     before = set(folder.rglob("*.mvt.gz"))
     with caplog.at_level("INFO", logger="renewal.warm"):
         took = warm(app)
-    wait_for_tile_writes()
     assert "/collections/parcels/tiles/WebMercatorQuad/22/0/0" in took and not any(k.startswith("/maps/data/") for k in took)
     assert "tile encoder" in took
     assert "answered" not in caplog.text  # every warming request answered 200
