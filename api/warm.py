@@ -22,9 +22,13 @@ import logging
 import threading
 import time
 import urllib.parse
+from typing import TYPE_CHECKING
 
 from gis.errors import RenewalError
 from maps.assets import BASE_SCRIPTS, BASE_STYLES, STATIC_ROOT, bundle_url, load_asset, load_bundle
+
+if TYPE_CHECKING:
+    from layers.backends.base import LayerInfo, LayerStore
 
 log = logging.getLogger("renewal.warm")
 
@@ -69,7 +73,7 @@ def warm(app) -> dict[str, float]:
     return took
 
 
-def corner_tiles(store, info) -> int:
+def corner_tiles(store: LayerStore, info: LayerInfo) -> int:
     """Encode, and drop, up to three tiles at the south-west corner of big layer ``info``
     (bytes encoded): the tile above may come from the tile folder (another worker made it),
     and a process's first encodings of tiles with features ran slow (500k parcels, zoom 14,
