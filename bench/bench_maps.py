@@ -71,7 +71,9 @@ from tests.helpers.pg import create_database, postgis_cluster
 
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PARCEL = 'path[stroke="#2b8cbe"]'
+#: A drawn parcel: an SVG path (GeoJSON, plain folium) or a drawn canvas tile of parcels (ours
+#: from vector tiles: the tile says its layer and, once drawn, how many features it holds).
+PARCEL = 'path[stroke="#2b8cbe"], canvas[data-layer="parcels"][data-features]:not([data-features="0"])'
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -80,12 +82,13 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 #: In every page before its own scripts: when the first parcel and the last one were attached
-#: (page time, taken before the scan; ours draws a layer's first hundred features, then the rest
-#: a frame later), and room for every tile's resource timing.
+#: or drawn (page time, taken before the scan; ours draws a layer's first hundred features, then
+#: the rest a frame later), and room for every tile's resource timing.
 WATCH_JS = """performance.setResourceTimingBufferSize(5000);
 new MutationObserver(function (records) {
-  var now = performance.now(), sel = 'path[stroke="#2b8cbe"]';
+  var now = performance.now(), sel = SELECTOR;
   var hit = records.some(function (r) {
+    if (r.type === "attributes") return r.target.matches(sel);
     return Array.prototype.some.call(r.addedNodes, function (n) {
       return n.nodeType === 1 && (n.matches(sel) || n.querySelector(sel) !== null);
     });
@@ -93,7 +96,7 @@ new MutationObserver(function (records) {
   if (!hit) return;
   window.__lastParcel = now;
   if (!window.__firstParcel) window.__firstParcel = window.__lastParcel;
-}).observe(document, {childList: true, subtree: true});"""
+}).observe(document, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-features"]});""".replace("SELECTOR", json.dumps(PARCEL))
 #: The page's resource timings: [path, start, request sent, response end, Server-Timing].
 TIMINGS_JS = """() => performance.getEntriesByType('resource').map(e => [
   e.name.replace(location.origin, ''), e.startTime, e.requestStart, e.responseEnd,

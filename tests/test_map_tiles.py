@@ -69,8 +69,22 @@ def open_overview(browser, server, path: str, wait_for=()) -> Page:  # noqa: F81
     return Page(browser, server, path, wait_for, settle_ms=0)
 
 
-def wait_parcels(p) -> None:
-    p.page.wait_for_selector('path[stroke="#2b8cbe"]', state="attached", timeout=30000)
+#: A drawn tile of parcels (a canvas per tile, saying its layer and, once drawn, its features).
+PARCEL_TILE = 'canvas[data-layer="parcels"][data-features]:not([data-features="0"])'
+
+
+#: JavaScript: for each drawn tile of parcels, [canvas width in pixels, CSS width, pixels of the
+#: parcels' stroke colour (#2b8cbe, blended with their fill: blue above red and green)].
+TILE_PIXELS_JS = """() => Array.from(document.querySelectorAll(SELECTOR)).map(c => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let blue = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && d[i + 2] > d[i] + 40 && d[i + 2] > d[i + 1]) blue++;
+    return [c.width, c.getBoundingClientRect().width, blue]; })""".replace("SELECTOR", json.dumps(PARCEL_TILE))
+
+
+def wait_parcels(p, tiles: bool = True) -> None:
+    selector = PARCEL_TILE if tiles else 'path[stroke="#2b8cbe"]'  # drawn from GeoJSON: SVG paths
+    p.page.wait_for_selector(selector, state="attached", timeout=30000)
 
 
 def click_marked(p, centre) -> str:
@@ -94,18 +108,44 @@ def test_big_parcels_come_as_clickable_tiles(browser, big_server, big_store):  #
     assert specs["districts"]["inline"] and specs["renewal_areas"]["inline"] and "inline" not in specs["parcels"]
     assert not [u for u in p.requests if u.startswith("/maps/data/")]
     assert json.loads(p.state())["loaded"]["parcels"] > 10
+    # Drawn on canvas: every drawn tile holds the parcels' colour, at the screen's pixel ratio.
+    drawn = p.page.evaluate(TILE_PIXELS_JS)
+    assert drawn and all(width == css == 256 and blue > 500 for width, css, blue in drawn), drawn
     text = click_marked(p, centre)
     assert MARKED in text and "国有闲置用地" in text and "亩" in text and "2.5" in text
     p.page.wait_for_timeout(300)  # the popup fades in
     p.shot("overview_parcel_tiles")
+    # A click on a tile beside every parcel (the marked one is alone within 150 m) reaches the
+    # map, as on the basemap: the popup closes and none opens.
+    at = p.page.evaluate(POINT_JS, [centre[1], centre[0]])
+    p.page.mouse.click(at[0] + 45, at[1])
+    p.page.wait_for_timeout(300)
+    assert p.page.locator(".leaflet-popup-content").count() == 0
     p.clean()
     # The same parcel drawn from GeoJSON by view (?tiles=false) shows the same popup.
     g = open_overview(browser, big_server, "/maps/overview?show=parcels&zoom=16&tiles=false", wait_for=["parcels"])
-    wait_parcels(g)
+    wait_parcels(g, tiles=False)
     assert not [u for u in g.requests if "/tiles/" in u]
     assert any(u.startswith("/maps/data/parcels") for u in g.requests)
     assert click_marked(g, centre) == text
     g.clean()
+
+
+def test_tiles_are_sharp_and_clickable_on_a_high_density_screen(browser, big_server, big_store):  # noqa: F811
+    """A screen of 2 device pixels per CSS pixel (most laptops and phones): 512-pixel canvases
+    shown at 256, the parcels where the mouse finds them."""
+    _, centre = big_store
+    page = browser.new_page(viewport={"width": 1200, "height": 800}, device_scale_factor=2)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(big_server + "/maps/overview?show=parcels&zoom=16")
+    page.wait_for_selector(PARCEL_TILE, state="attached", timeout=30000)
+    drawn = page.evaluate(TILE_PIXELS_JS)
+    assert drawn and all(width == 512 and css == 256 and blue > 2000 for width, css, blue in drawn), drawn
+    page.mouse.click(*page.evaluate(POINT_JS, [centre[1], centre[0]]))
+    page.locator(".leaflet-popup-content").wait_for(timeout=5000)
+    assert MARKED in page.locator(".leaflet-popup-content").inner_text() and not errors
+    page.close()
 
 
 def test_below_the_tilesets_zoom_a_hint_shows(browser, big_server, big_store):  # noqa: F811
@@ -114,7 +154,7 @@ def test_below_the_tilesets_zoom_a_hint_shows(browser, big_server, big_store):  
              wait_for=["renewal_areas"])
     hint = p.page.locator(".rn-zoom-hint")
     assert hint.is_visible() and hint.inner_text() == "放大后显示候选地块"
-    assert p.page.locator('path[stroke="#2b8cbe"]').count() == 0
+    assert p.page.locator(PARCEL_TILE).count() == 0
     p.shot("overview_parcels_zoom_hint")
     p.page.evaluate(f"window.__rnMap.setZoom({low + 4}, {{animate: false}})")
     wait_parcels(p)
@@ -122,7 +162,7 @@ def test_below_the_tilesets_zoom_a_hint_shows(browser, big_server, big_store):  
     p.page.get_by_label("候选地块").uncheck()  # turned off: nothing to hint about
     p.page.evaluate(f"window.__rnMap.setZoom({low - 1}, {{animate: false}})")
     p.page.wait_for_timeout(300)
-    assert not hint.is_visible() and p.page.locator('path[stroke="#2b8cbe"]').count() == 0
+    assert not hint.is_visible() and p.page.locator(PARCEL_TILE).count() == 0
     p.page.get_by_label("候选地块").check()
     assert hint.is_visible()
     english = Page(browser, big_server, f"/maps/overview?show=parcels&zoom={low - 1}&lang=en",

@@ -41,7 +41,6 @@
         s.fillColor = s.color = spec.styleBy.colors[v] || spec.styleBy.other || "#888";
         if (spec.styleBy.stroke) s.color = spec.styleBy.stroke;
       }
-      if (spec.hatch) { s.fillColor = "url(#rn-hatch)"; s.fillOpacity = 1; }
       return s;
     };
   }
@@ -50,7 +49,7 @@
     var g = (spec.glyphs || {})[props[spec.glyphField]] || ["•", "#555"];
     return L.divIcon({className: "", html: '<div class="rn-icon" style="background:' + g[1] + '">' + esc(g[0]) + "</div>", iconSize: [24, 24]});
   }
-  /* A big layer from vector tiles: SVG paths (styled as the GeoJSON version, same popups) in
+  /* A big layer from vector tiles: canvas tiles (styled as the GeoJSON version, same popups) in
      their own pane under the GeoJSON overlays; the grid is on the map only from the tileset's
      lowest zoom (spec.minZoom) on. */
   function makeTiled(spec, C, map) {
@@ -92,9 +91,10 @@
       }
     });
     var grid = new Grid(t.url, {
-      rendererFactory: L.svg.tile, vectorTileLayerStyles: styles, interactive: true, pane: "rnTiles",
+      rendererFactory: canvasTile(), vectorTileLayerStyles: styles, interactive: true, pane: "rnTiles", rnLayer: t.layer,
       getFeatureId: function (f) { return f.id; }, fetchOptions: {credentials: "same-origin", priority: "low"}});
     grid.on("click", function (e) {
+      L.DomEvent.stopPropagation(e);  /* as an SVG path's click: the map's own click handlers do not see it */
       if (!spec.popup) return;
       var props = Object.assign({}, e.layer.properties || {});
       props.__id = tiledId(grid, e.layer);
@@ -112,6 +112,40 @@
       loaded(C, spec, Object.keys(ids).length);
     });
     return grid;
+  }
+  /* Tiles drawn on a canvas each: a zoom-14 tile of parcels is ~430 features, as SVG ~60 ms
+     of the page's main thread (elements, style, layout), as canvas a few; on a 2-core machine
+     that time was taken from the server making the next tile too. VectorGrid 1.3's canvas
+     tile calls L.DomEvent.fakeStop on a click, gone since Leaflet 1.8: its click is Leaflet
+     1.9's own (a click beside the features reaches the map). Drawn at the screen's pixel
+     ratio; the tile says which layer it holds and, once drawn, how many features
+     (data-layer, data-features: the tests and bench_maps find drawn parcels by them). */
+  function canvasTile() {
+    if (!L.Canvas.RnTile) L.Canvas.RnTile = L.Canvas.Tile.extend({
+      initialize: function (coords, size, options) {
+        L.Canvas.Tile.prototype.initialize.call(this, coords, size, options);
+        var c = this._container, r = window.devicePixelRatio || 1;
+        c.setAttribute("data-layer", options.rnLayer);
+        if (r !== 1) {
+          c.width = Math.round(size.x * r); c.height = Math.round(size.y * r);
+          c.style.width = size.x + "px"; c.style.height = size.y + "px";
+          this._ctx.scale(r, r);
+        }
+      },
+      addTo: function (map) {  /* called once the tile's features are drawn */
+        L.Canvas.Tile.prototype.addTo.call(this, map);
+        this._container.setAttribute("data-features", String(Object.keys(this._features || {}).length));
+      },
+      _onClick: function (e) {
+        var point = this._map.mouseEventToLayerPoint(e).subtract(this.getOffset()), hit = null;
+        for (var id in this._layers) {
+          var layer = this._layers[id];
+          if (layer.options.interactive && layer._containsPoint(point) && !this._map._draggableMoved(layer)) hit = layer;
+        }
+        this._fireEvent(hit ? [hit] : false, e);
+      }
+    });
+    return function (coords, size, options) { return new L.Canvas.RnTile(coords, size, options); };
   }
   function tileSlot(C) {
     var q = C._tileQueue || (C._tileQueue = {free: C.tileSlots || 4, waiting: []});
@@ -418,23 +452,6 @@
     return [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90), Math.min(b.getEast(), 180), Math.min(b.getNorth(), 90)];
   }
   function inside(a, b) { return a[0] >= b[0] && a[1] >= b[1] && a[2] <= b[2] && a[3] <= b[3]; }
-  function addHatch(map) {
-    /* Called for every layer added (1,000 parcels: 1,000 look-ups): once per SVG element. */
-    if (map._rnHatched && map._rnHatched.isConnected) return;
-    var svg = map.getPanes().overlayPane.querySelector("svg");
-    if (!svg) return;
-    map._rnHatched = svg;
-    if (svg.querySelector("#rn-hatch")) return;
-    var ns = "http://www.w3.org/2000/svg";
-    var defs = document.createElementNS(ns, "defs");
-    var pat = document.createElementNS(ns, "pattern");
-    pat.setAttribute("id", "rn-hatch"); pat.setAttribute("width", "8"); pat.setAttribute("height", "8");
-    pat.setAttribute("patternUnits", "userSpaceOnUse"); pat.setAttribute("patternTransform", "rotate(45)");
-    var line = document.createElementNS(ns, "line");
-    line.setAttribute("x1", "0"); line.setAttribute("y1", "0"); line.setAttribute("x2", "0"); line.setAttribute("y2", "8");
-    line.setAttribute("stroke", "#b2182b"); line.setAttribute("stroke-width", "3");
-    pat.appendChild(line); defs.appendChild(pat); svg.insertBefore(defs, svg.firstChild);
-  }
   function control(position, html, cls) {
     var Ctl = L.Control.extend({onAdd: function () { var d = L.DomUtil.create("div", "rn-panel " + (cls || "")); d.innerHTML = html; L.DomEvent.disableClickPropagation(d); L.DomEvent.disableScrollPropagation(d); return d; }});
     return new Ctl({position: position});
@@ -509,9 +526,6 @@
         else { load(map, group, C, !!spec.fit); if (spec.byView || spec.minZoom) map.on("moveend", refresh); map.on("overlayadd", function (e) { if (e.layer === group) refresh(); }); }
       });
     });
-    /* The hatch pattern lives in the overlay SVG, made with the first path: looked for on every
-       layer added (1,000 parcels: 1,000 look-ups) only when a layer is hatched. */
-    if ((C.layers || []).some(function (spec) { return spec.hatch; })) map.on("layeradd", function () { addHatch(map); });
     starts.forEach(function (start) { start(); });
     tiled.forEach(function (place) { place(); });
     /* The controls once the first features are on screen: in the same frame, their layout and

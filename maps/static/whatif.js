@@ -31,7 +31,7 @@
     ".rn-wi-save{margin-top:6px}.rn-wi-save input{width:100px;max-width:40%;font:inherit}",
     ".rn-placing,.rn-placing .leaflet-interactive{cursor:crosshair!important}",
     /* While placing, overlays let the click through to the map (no popup opens). */
-    ".rn-placing .leaflet-pane>svg path.leaflet-interactive,",
+    ".rn-placing .leaflet-pane>svg path.leaflet-interactive,.rn-placing .leaflet-rnTiles-pane canvas,",
     ".rn-placing .leaflet-marker-icon.leaflet-interactive{pointer-events:none!important}",
     ".rn-wi-marker{position:relative;width:28px;height:28px;box-sizing:border-box;",
     "border-radius:4px;color:#fff;text-align:center;font:bold 13px/24px sans-serif;",
