@@ -25,7 +25,15 @@ import urllib.parse
 from typing import TYPE_CHECKING
 
 from gis.errors import RenewalError
-from maps.assets import BASE_SCRIPTS, BASE_STYLES, STATIC_ROOT, bundle_url, load_asset, load_bundle
+from maps.assets import (
+    BASE_SCRIPTS,
+    BASE_STYLES,
+    STATIC_ROOT,
+    TILE_SCRIPTS,
+    bundle_url,
+    load_asset,
+    load_bundle,
+)
 
 if TYPE_CHECKING:
     from layers.backends.base import LayerInfo, LayerStore
@@ -43,7 +51,7 @@ def warm(app) -> dict[str, float]:
     start = time.perf_counter()
     for path in sorted(p for p in STATIC_ROOT.rglob("*") if p.is_file()):
         load_asset(str(path.relative_to(STATIC_ROOT)))
-    for files in (BASE_SCRIPTS, BASE_STYLES):
+    for files in (BASE_SCRIPTS, BASE_STYLES, TILE_SCRIPTS):
         load_bundle(files)
     took["static"] = time.perf_counter() - start
     pages = [(bundle_url(BASE_SCRIPTS).split("?")[0], "")]

@@ -18,7 +18,7 @@ loads each: 174 ms as two bundles, 194 ms as four files, 190 ms for plain folium
 from __future__ import annotations
 
 __all__ = ["STATIC_PREFIX", "STATIC_ROOT", "Asset", "asset_url", "load_asset", "PAGE_START", "early_head",
-           "BASE_SCRIPTS", "BASE_STYLES", "bundle_url", "load_bundle", "load_static"]
+           "BASE_SCRIPTS", "BASE_STYLES", "TILE_SCRIPTS", "bundle_url", "load_bundle", "load_static"]
 
 import gzip
 import hashlib
@@ -60,6 +60,8 @@ _lock = threading.Lock()
 #: What every map page loads, each list as one file (``bundle_url``), in this order.
 BASE_SCRIPTS = ("vendor/leaflet/leaflet.js", "renewal.js")
 BASE_STYLES = ("vendor/leaflet/leaflet.css", "renewal.css")
+#: What a page drawing vector tiles adds (with its first view, or when it first needs them).
+TILE_SCRIPTS = ("vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js", "tiles.js")
 
 
 def load_asset(rel: str) -> Asset | None:

@@ -16,7 +16,14 @@ from urllib.parse import urlencode
 import geopandas as gpd
 import numpy as np
 
-from maps.assets import BASE_SCRIPTS, BASE_STYLES, STATIC_PREFIX, asset_url, bundle_url
+from maps.assets import (
+    BASE_SCRIPTS,
+    BASE_STYLES,
+    STATIC_PREFIX,
+    TILE_SCRIPTS,
+    asset_url,
+    bundle_url,
+)
 from maps.i18n import GLYPHS, STATUS_COLORS, field_label, t, vocabulary
 from maps.skeleton import folium_page
 
@@ -52,11 +59,11 @@ def _render(config: dict, title: str, bounds, inline: Inline | None = None) -> s
     (x0, y0, x1, y1) = bounds
     layers = config.get("layers", [])
     cluster = any(spec.get("cluster") for spec in layers)
-    # Leaflet.VectorGrid when the first view draws tiles; else renewal.js loads it when needed.
+    # Leaflet.VectorGrid and tiles.js when the first view draws tiles; else renewal.js loads them when needed.
     tiles = any(spec.get("tiles") and spec.get("visible") is not False and (config.get("zoom") or 0) >= spec["minZoom"]
                 for spec in layers)
     # Versioned URLs (maps.assets): the browser may keep each file for good.
-    config["vectorgrid"] = asset_url("vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js")
+    config["vectorgrid"] = bundle_url(TILE_SCRIPTS)
     # Only the libraries the page's layers use: each is a request before the first draw.
     # Leaflet and ours as one script and one style sheet (maps.assets); plugins after them.
     scripts = [("renewal", bundle_url(BASE_SCRIPTS)),

@@ -190,7 +190,7 @@ def test_overview_config_tiles_big_layers_only(big_store, sample_store):
     # Only the libraries a page uses: no marker clustering on the overview, and VectorGrid
     # only where the first view draws tiles (else renewal.js loads it when needed).
     assert "leaflet.markercluster.js" not in small and "Leaflet.VectorGrid" not in small.split("var RENEWAL_CONFIG")[0]
-    assert re.search(r'Leaflet\.VectorGrid\.bundled\.min\.js\?v=\w+"></script>',
+    assert re.search(r'Leaflet\.VectorGrid\.bundled\.min\.js\+tiles\.js\?v=\w+"></script>',
                      big.get("/maps/overview?show=parcels&zoom=14").text)
 
 
