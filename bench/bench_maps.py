@@ -311,6 +311,28 @@ def warm_browser(browser, tmp: Path, plain_base: str) -> None:
     measure(browser, f"{plain_base}/warmup.html")
 
 
+def machine_speed(repeat: int = 60) -> float:
+    """This machine's speed at the moment, in the unit the tiles' figures move with: the
+    median ms of encoding one fixed zoom-14 tile of 425 parcels in this process (a 2-core VM
+    here ran the same code 2× slower in some hours than in others: figures of different runs
+    compare only through it)."""
+    from layers.mvt import encode_tile, tile_bounds_lonlat
+
+    x0, y0, x1, y1 = tile_bounds_lonlat(14, 13_341, 6_482, buffered=False)
+    rng = np.random.default_rng(14)
+    x, y = rng.uniform(x0, x1, 425), rng.uniform(y0, y1, 425)
+    w = rng.uniform(35, 90, 425) / 90_900
+    frame = gpd.GeoDataFrame({"id": np.arange(1, 426), "name": [f"地块{i}" for i in range(425)],
+                              "land_status": "state_reserve", "max_far": 2.5, "area_mu": rng.uniform(2, 12, 425)},
+                             geometry=shapely.box(x, y, x + w, y + w * 0.8), crs=4490)
+    took = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        encode_tile(frame, "parcels", 14, 13_341, 6_482)
+        took.append((time.perf_counter() - t) * 1000)
+    return statistics.median(took[repeat // 6:])  # the first runs warm the code
+
+
 def overview(browser, tmp: Path, sizes: list[int], backends: list[str], runs_n: int, folium_timeout: float,
              cold_n: int = 3) -> None:
     static = tmp / "static" / "maps"
@@ -323,6 +345,9 @@ def overview(browser, tmp: Path, sizes: list[int], backends: list[str], runs_n: 
         pg = stack.enter_context(postgis_cluster()) if "postgis" in backends else None
         warm_browser(browser, tmp, plain_base)
         print("bench_maps: the overview with n parcels, headless Chromium, 1200×800, zoom 14 on the areas' centre")
+        speed = machine_speed()
+        print(f"  machine speed at the start: a fixed zoom-14 tile of 425 parcels encoded in {speed:.2f} ms in process "
+              "(the tile figures move with it)", flush=True)
         print(f"  {'parcels':>9s} {'backend':10s} {'page':24s} {'first s':>6s} {'warm s':>6s} {'view s':>9s} {'MB':>7s} "
               f"{'before/all':>9s} {'tiles':>4s} {'p50/p95 ms cold':>15s} {'warm':>9s}  /maps/data server ms")
         summary, loads_of = [], {}
@@ -358,6 +383,7 @@ def overview(browser, tmp: Path, sizes: list[int], backends: list[str], runs_n: 
             summary.append((n, results, plain))
             loads_of[n] = loads
         httpd.shutdown()
+    print(f"  machine speed at the end: the fixed tile in {machine_speed():.2f} ms (at the start {speed:.2f})")
     print("  first s: page clock at the first parcel; cold: the median of the first pages of fresh servers;")
     print("  warm s: median of the next runs; view s: page clock at the first view's last parcel, cold/warm")
     print("  (ours draws the first 100 parcels, the rest a frame later; plain folium all at once); before/all:")
