@@ -27,16 +27,13 @@ import hashlib
 import logging
 import os
 import tempfile
-import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
 import rasterio
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from gis.errors import ConflictError, InputError, NotFoundError, PreconditionError
@@ -44,15 +41,21 @@ from layers.backends import postgis_sql as q
 from layers.backends.base import LayerInfo, LayerStore, check_layer_name, check_write_items
 from layers.backends.frames import filter_value, unknown_property
 from layers.backends.postgis_cql import cql2_where
+from layers.backends.postgis_layers import (
+    after_edit,
+    feature_rows,
+    now,
+    record,
+    stored_columns,
+    write_layer,
+)
+from layers.backends.postgis_pool import pool_for
 from layers.cache import FolderCache, VersionedCache
 from layers.cql2 import check_cql2
-from layers.schemas import schema_for
 from layers.validate import ValidatedLayer
 
 log = logging.getLogger(__name__)
 
-_POOLS: dict[str, ConnectionPool] = {}
-_POOLS_LOCK = threading.Lock()
 _RASTERS: FolderCache[str] = FolderCache("renewal-pgraster-", size=4)
 #: A layer's property columns for its tiles, per store, layer and version: one catalog round trip less a tile.
 _TILE_COLUMNS: VersionedCache[list[str]] = VersionedCache(64)
@@ -61,14 +64,6 @@ _LOCK_KEY = 7_310_202_611  # the store's advisory lock (any constant shared by e
 
 def _check_name(name: str) -> None:
     check_layer_name(name)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _new_version() -> str:
-    return os.urandom(8).hex()
 
 
 def redact(url: str) -> str:
@@ -91,51 +86,7 @@ class PostGISStore(LayerStore):
     # --- connections -----------------------------------------------------------------------
 
     def _pool(self) -> ConnectionPool:
-        with _POOLS_LOCK:
-            pool = _POOLS.get(self.location)
-            if pool is None:
-                self._probe()
-                # Autocommit: a read is its statements alone (in READ COMMITTED each statement
-                # took its own snapshot anyway), without a BEGIN and a ROLLBACK around them —
-                # two of the ~60 round trips of a first overview page per read. Writes open
-                # their transaction themselves (``_write``).
-                # JIT off: PostGIS prices ST_Intersects so high that a by-view query of a few
-                # thousand parcels passes jit_above_cost; compiling took 3–4 ms a query, and
-                # loading LLVM 30 ms on a connection's first (5,000 parcels: 40 -> 8 ms).
-                options = f"{conninfo_to_dict(self.location).get('options', '')} -c jit=off".strip()
-                pool = ConnectionPool(self.location, min_size=1, max_size=8, open=False, timeout=30,
-                                      kwargs={"application_name": "renewal-gis", "autocommit": True,
-                                              "options": options})
-                try:
-                    pool.open(wait=True, timeout=15)
-                except Exception as ex:
-                    pool.close()
-                    raise InputError(f"cannot connect to the store {self.uri}: {ex}") from None
-                _POOLS[self.location] = pool
-                self._check_postgis(pool)
-            return pool
-
-    def _probe(self) -> None:
-        """Fail within seconds, with one clear message, when the database cannot be reached (the
-        pool would retry quietly for its whole timeout and log every attempt)."""
-        import psycopg
-
-        try:
-            psycopg.connect(self.location, connect_timeout=5).close()
-        except psycopg.Error as ex:
-            reason = str(ex).strip().splitlines()[-1] if str(ex).strip() else type(ex).__name__
-            raise InputError(f"cannot connect to the store {self.uri}: {reason}") from None
-
-    def _check_postgis(self, pool: ConnectionPool) -> None:
-        with pool.connection() as con:
-            if con.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone():
-                return
-            try:
-                con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-                con.commit()
-            except Exception as ex:
-                raise InputError(f"the database of {self.uri} has no PostGIS and this user may not add it "
-                                 f"({str(ex).strip()}); ask its administrator to run CREATE EXTENSION postgis") from None
+        return pool_for(self.location, self.uri)
 
     @contextlib.contextmanager
     def _read(self) -> Iterator:
@@ -175,12 +126,6 @@ class PostGISStore(LayerStore):
             raise NotFoundError("the store is empty; build the sample with `renewal sample` or import a layer")
         raise NotFoundError(f"no layer {name!r} in the store; stored layers: {', '.join(i.name for i in layers)}")
 
-    def _columns(self, cur, name: str) -> list[tuple[str, str]]:
-        cur.execute("SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
-                    "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-                    (sql.Identifier(name).as_string(cur),))
-        return [(n, t) for n, t in cur.fetchall() if n not in ("fid", q.GEOM, "_rev")]
-
     def bounds(self, name: str):
         self.vector_info(name)
         with self._read() as cur:
@@ -195,7 +140,7 @@ class PostGISStore(LayerStore):
         if info.geometry_type == "raster":
             raise InputError(f"layer {name!r} is a raster; read it with read_raster")
         with self._read() as cur:
-            stored = self._columns(cur, name)
+            stored = stored_columns(cur, name)
             if columns is not None:
                 stored = [(n, t) for n, t in stored if n in set(columns)]
             where, params = [], []
@@ -227,7 +172,7 @@ class PostGISStore(LayerStore):
         """The query pushed down to SQL (GiST for the box), with the in-memory backend's rules."""
         info = self.vector_info(name)
         with self._read() as cur:
-            stored = self._columns(cur, name)
+            stored = stored_columns(cur, name)
             kinds = {"id": "number", **{n: q.value_kind(t) for n, t in stored}}
             where, params = [], []
             if cql is not None:
@@ -261,7 +206,7 @@ class PostGISStore(LayerStore):
 
         key = (self.uri, name, self.info(name).version)  # a new version for any change of columns
         with self._read() as cur:
-            names = _TILE_COLUMNS.get(key, lambda: [n for n, _ in self._columns(cur, name)])
+            names = _TILE_COLUMNS.get(key, lambda: [n for n, _ in stored_columns(cur, name)])
             props = [sql.Identifier(n) for n in names]
             geom = sql.Identifier(q.GEOM)
             stmt = sql.SQL(
@@ -329,67 +274,8 @@ class PostGISStore(LayerStore):
             cur.execute(f"SELECT name, kind, geometry_type FROM {q.META}")
             existing = {r[0]: r for r in cur.fetchall()}
             for name, layer, meta in items:
-                self._write_layer(cur, name, layer, meta, existing.get(name), who)
+                write_layer(cur, name, layer, meta, existing.get(name), who)
         log.info("wrote %s", ", ".join(n for n, _, _ in items))
-
-    def _write_layer(self, cur, name: str, layer: ValidatedLayer, meta: dict, existing, who: str) -> None:
-        mode = meta.get("mode", "replace")
-        if mode == "append" and existing is not None and existing[1] != layer.kind:
-            raise InputError(f"cannot append {layer.kind} features to {name!r}, a {existing[1]} layer")
-        if existing is not None and existing[2] == "raster":
-            raise ConflictError(f"{name!r} is a raster; delete it before writing a layer of that name")
-        append = mode == "append" and existing is not None
-        geometry = schema_for(layer.kind).geometry
-        frame = layer.frame
-        keep_ids = bool(meta.get("keep_ids")) and not append and "id" in frame.columns
-        columns = [c for c in frame.columns if c not in ("id", "fid") and (geometry is None or c != frame.geometry.name)]
-        table = sql.Identifier(name)
-        if append:
-            stored = {n for n, _ in self._columns(cur, name)}
-            extra = [c for c in columns if c not in stored]
-            if extra:
-                raise InputError(f"cannot append: columns {extra} are not in the stored layer {name!r}; "
-                                 "import with --mode replace or drop those columns")
-        else:
-            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
-            defs = [sql.SQL("fid bigserial PRIMARY KEY")]
-            defs += [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(q.column_type(frame[c]))) for c in columns]
-            if geometry is not None:
-                defs.append(sql.SQL("{} geometry(Geometry, 4490)").format(sql.Identifier(q.GEOM)))
-                defs.append(sql.SQL("_rev bigint NOT NULL DEFAULT nextval('{}')").format(sql.SQL(q.REVISIONS)))
-            cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(defs)))
-        geoms = None
-        if geometry is not None:
-            geoms = frame.geometry.values
-            geoms = q.as_multi(geoms) if layer.kind in q.MULTI_KINDS else np.asarray(geoms, dtype=object)
-        target = (["fid"] if keep_ids else []) + columns + ([q.GEOM] if geometry is not None else [])
-        rows = q.frame_rows(frame.assign(fid=frame["id"]) if keep_ids else frame,
-                            (["fid"] if keep_ids else []) + columns, geoms)
-        q.copy_rows(cur, name, target, rows)
-        if keep_ids:
-            cur.execute(sql.SQL("SELECT setval(pg_get_serial_sequence(%s, 'fid'), COALESCE(MAX(fid), 0) + 1, false) "
-                                "FROM {}").format(table), (name,))
-        if geometry is not None and not append:
-            cur.execute(sql.SQL("CREATE INDEX {} ON {} USING gist ({})").format(
-                sql.Identifier(f"{name}_geom_gist"), table, sql.Identifier(q.GEOM)))
-        cur.execute(sql.SQL("ANALYZE {}").format(table))
-        cur.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(table))
-        count = cur.fetchone()[0]
-        notes = meta.get("notes") or "; ".join(str(p) for p in (layer.repaired + layer.notices)[:50])
-        self._record(cur, LayerInfo(name, layer.kind, geometry, count, meta.get("source", ""), _now(), layer.source_crs,
-                                    meta.get("encoding"), bool(meta.get("synthetic")), notes), who,
-                     f"{mode} {len(frame)} features", mode)
-
-    def _record(self, cur, info: LayerInfo, who: str, detail: str, action: str) -> None:
-        cur.execute(f"INSERT INTO {q.META} (name, kind, geometry_type, feature_count, source, imported_at, "
-                    "original_crs, encoding, synthetic, notes, version) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
-                    "ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, geometry_type = EXCLUDED.geometry_type, "
-                    "feature_count = EXCLUDED.feature_count, source = EXCLUDED.source, imported_at = "
-                    "EXCLUDED.imported_at, original_crs = EXCLUDED.original_crs, encoding = EXCLUDED.encoding, "
-                    "synthetic = EXCLUDED.synthetic, notes = EXCLUDED.notes, version = EXCLUDED.version",
-                    (info.name, info.kind, info.geometry_type, info.feature_count, info.source, info.imported_at,
-                     info.original_crs, info.encoding, info.synthetic, info.notes, _new_version()))
-        q.audit(cur, who, action, info.name, {"detail": detail, "source": info.source}, _now())
 
     def write_raster(self, name: str, array: np.ndarray, *, transform, crs, nodata: float,
                      source: str = "", synthetic: bool = False, who: str = "cli") -> None:
@@ -408,7 +294,7 @@ class PostGISStore(LayerStore):
             if cur.fetchone():
                 raise ConflictError(f"raster {name!r} exists; delete it first")
             cur.execute(f"INSERT INTO {q.RASTERS} (name, tiff) VALUES (%s, %s)", (name, tiff))
-            self._record(cur, LayerInfo(name, "dem", "raster", int(array.size), source, _now(), str(crs), None,
+            record(cur, LayerInfo(name, "dem", "raster", int(array.size), source, now(), str(crs), None,
                                         synthetic, f"{w}x{h} cells, nodata={nodata}"), who, f"write raster {w}x{h}",
                          "replace")
 
@@ -420,7 +306,7 @@ class PostGISStore(LayerStore):
             else:
                 cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
             cur.execute(f"DELETE FROM {q.META} WHERE name = %s", (name,))
-            q.audit(cur, who, "delete_layer", name, {}, _now())
+            q.audit(cur, who, "delete_layer", name, {}, now())
 
     # --- feature edits -------------------------------------------------------------------------
 
@@ -439,28 +325,9 @@ class PostGISStore(LayerStore):
                 raise InputError(f"{name!r} is now a {row[0]} layer; read it again before editing")
             yield cur, info
 
-    def _feature_rows(self, cur, name: str, layer: ValidatedLayer):
-        frame = layer.frame
-        columns = [c for c in frame.columns if c not in ("id", "fid", frame.geometry.name)]
-        stored = {n for n, _ in self._columns(cur, name)}
-        extra = [c for c in columns if c not in stored]
-        if extra:
-            raise InputError(f"columns {extra} are not in the stored layer {name!r}; import the layer again "
-                             "with those columns (--mode replace) or drop them")
-        geoms = frame.geometry.values
-        geoms = q.as_multi(geoms) if layer.kind in q.MULTI_KINDS else np.asarray(geoms, dtype=object)
-        return columns, list(q.frame_rows(frame, columns, geoms))
-
-    def _after_edit(self, cur, name: str, who: str, verb: str, ids: list[int]) -> None:
-        # The count moves by what the edit did: COUNT(*) of a 1M-feature table was 130 ms.
-        delta = {"create": len(ids), "delete": -len(ids)}.get(verb, 0)
-        cur.execute(f"UPDATE {q.META} SET feature_count = feature_count + %s, version = %s WHERE name = %s",
-                    (delta, _new_version(), name))
-        q.audit(cur, who, verb, name, {"ids": ids}, _now())
-
     def insert_features(self, name: str, layer: ValidatedLayer, *, who: str) -> list[int]:
         with self._edit(name, layer) as (cur, _):
-            columns, rows = self._feature_rows(cur, name, layer)
+            columns, rows = feature_rows(cur, name, layer)
             stmt = sql.SQL("INSERT INTO {} ({}) VALUES ({}, ST_GeomFromEWKB(decode(%s, 'hex'))) RETURNING fid").format(
                 sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, [*columns, q.GEOM])),
                 sql.SQL(", ").join(sql.Placeholder() * len(columns)) if columns else sql.SQL(""))
@@ -471,7 +338,7 @@ class PostGISStore(LayerStore):
             for row in rows:
                 cur.execute(stmt, row)
                 ids.append(int(cur.fetchone()[0]))
-            self._after_edit(cur, name, who, "create", ids)
+            after_edit(cur, name, who, "create", ids)
         log.info("%s: created features %s", name, ids)
         return ids
 
@@ -487,13 +354,13 @@ class PostGISStore(LayerStore):
             raise InputError(f"a replacement is exactly one feature, got {len(layer.frame)}")
         with self._edit(name, layer) as (cur, _):
             self._check(cur, name, fid, if_match)
-            columns, rows = self._feature_rows(cur, name, layer)
+            columns, rows = feature_rows(cur, name, layer)
             sets = [sql.SQL("{} = %s").format(sql.Identifier(c)) for c in columns]
             sets.append(sql.SQL("{} = ST_GeomFromEWKB(decode(%s, 'hex'))").format(sql.Identifier(q.GEOM)))
             sets.append(sql.SQL("_rev = nextval('{}')").format(sql.SQL(q.REVISIONS)))
             cur.execute(sql.SQL("UPDATE {} SET {} WHERE fid = %s").format(sql.Identifier(name), sql.SQL(", ").join(sets)),
                         (*rows[0], int(fid)))
-            self._after_edit(cur, name, who, "replace", [int(fid)])
+            after_edit(cur, name, who, "replace", [int(fid)])
             etag = self._etag(cur, name, fid)
         log.info("%s: replaced feature %d", name, fid)
         return etag
@@ -505,5 +372,5 @@ class PostGISStore(LayerStore):
                 self._check(cur, name, fid, if_match if len(fids) == 1 else None)
             cur.execute(sql.SQL("DELETE FROM {} WHERE fid = ANY(%s)").format(sql.Identifier(name)),
                         ([int(f) for f in fids],))
-            self._after_edit(cur, name, who, "delete", [int(f) for f in fids])
+            after_edit(cur, name, who, "delete", [int(f) for f in fids])
         log.info("%s: deleted features %s", name, fids)
