@@ -87,8 +87,6 @@ def pairs_within(net: WalkNetwork, origins_xy, facilities_xy, limit: float,
     org_order = np.argsort(org_tiles, kind="stable")
     org_sorted = org_tiles[org_order]
     fac_tiles = node_tiles[n:]
-    o_u, o_v = net.seg_u[org.segment], net.seg_v[org.segment]
-    o_len = net.seg_len[org.segment]
     keys = np.unique(fac_tiles)
     fac_order = np.argsort(fac_tiles, kind="stable")
     fac_sorted = fac_tiles[fac_order]
@@ -107,23 +105,7 @@ def pairs_within(net: WalkNetwork, origins_xy, facilities_xy, limit: float,
             local[nodes] = np.arange(len(nodes))
             sub = _submatrix(graph, nodes, local)
             dist = dijkstra(sub, directed=True, indices=local[n + facs], limit=limit)
-            lu, lv = local[o_u[origins]], local[o_v[origins]]
-            # Per origin, what walking on from each end of its segment adds (inf where that end
-            # is outside the sub-graph): two gathers, two adds and a minimum over the block.
-            along = org.t[origins] * o_len[origins]
-            add_u = np.where(lu >= 0, along + org.offset[origins], np.inf)
-            add_v = np.where(lv >= 0, o_len[origins] - along + org.offset[origins], np.inf)
-            d = dist[:, np.maximum(lu, 0)]
-            d += add_u
-            dv = dist[:, np.maximum(lv, 0)]
-            dv += add_v
-            np.minimum(d, dv, out=d)
-            # A pair on one segment may be closer directly than through the segment's ends.
-            same = fac.segment[facs][:, None] == org.segment[origins][None, :]
-            if same.any():
-                fs, os_ = np.nonzero(same)
-                direct = _same_segment(org, fac, net, origins[os_], facs[fs])
-                d[fs, os_] = np.minimum(d[fs, os_], direct)
+            d = _to_origins(dist, local, net, org, fac, origins, facs)
             fi, oj = np.nonzero(d <= limit)
             out_o.append(origins[oj].astype(np.int32))  # int32 halves the memory of ~10M pairs
             out_f.append(facs[fi].astype(np.int32))
@@ -149,6 +131,32 @@ def pairs_within(net: WalkNetwork, origins_xy, facilities_xy, limit: float,
 
 
 _TILE_STRIDE = 1 << 20
+
+
+def _to_origins(dist: np.ndarray, local: np.ndarray, net: WalkNetwork, org, fac, origins: np.ndarray,
+                facs: np.ndarray) -> np.ndarray:
+    """(facility × origin) walking distances from a tile's Dijkstra block ``dist`` (facility
+    × sub-graph node; ``local`` numbers the sub-graph's nodes, -1 outside it)."""
+    seg = org.segment[origins]
+    lu, lv = local[net.seg_u[seg]], local[net.seg_v[seg]]
+    # Per origin, what walking on from each end of its segment adds (inf where that end is
+    # outside the sub-graph): two gathers, two adds and a minimum over the block.
+    length = net.seg_len[seg]
+    along = org.t[origins] * length
+    add_u = np.where(lu >= 0, along + org.offset[origins], np.inf)
+    add_v = np.where(lv >= 0, length - along + org.offset[origins], np.inf)
+    d = dist[:, np.maximum(lu, 0)]
+    d += add_u
+    dv = dist[:, np.maximum(lv, 0)]
+    dv += add_v
+    np.minimum(d, dv, out=d)
+    # A pair on one segment may be closer directly than through the segment's ends.
+    same = fac.segment[facs][:, None] == seg[None, :]
+    if same.any():
+        fs, os_ = np.nonzero(same)
+        direct = _same_segment(org, fac, net, origins[os_], facs[fs])
+        d[fs, os_] = np.minimum(d[fs, os_], direct)
+    return d
 
 
 def _submatrix(graph: csr_matrix, nodes: np.ndarray, local: np.ndarray) -> csr_matrix:
