@@ -131,6 +131,26 @@ def test_big_parcels_come_as_clickable_tiles(browser, big_server, big_store):  #
     g.clean()
 
 
+def test_the_map_drags_from_a_parcel_on_a_tile(browser, big_server, big_store):  # noqa: F811
+    """The canvas tiles take the mouse (for clicks): a drag that starts on a parcel still
+    moves the map, and opens no popup."""
+    _, centre = big_store
+    p = open_overview(browser, big_server, "/maps/overview?show=parcels&zoom=16")
+    wait_parcels(p)
+    before = p.page.evaluate("[window.__rnMap.getCenter().lat, window.__rnMap.getCenter().lng]")
+    x, y = p.page.evaluate(POINT_JS, [centre[1], centre[0]])
+    p.page.mouse.move(x, y)
+    p.page.mouse.down()
+    for step in range(1, 11):
+        p.page.mouse.move(x + 20 * step, y + 10 * step)
+    p.page.mouse.up()
+    p.page.wait_for_timeout(300)
+    after = p.page.evaluate("[window.__rnMap.getCenter().lat, window.__rnMap.getCenter().lng]")
+    assert after[1] < before[1] - 0.001 and after[0] > before[0] + 0.0003, (before, after)  # the mouse went right and down: the view west and north
+    assert p.page.locator(".leaflet-popup-content").count() == 0
+    p.clean()
+
+
 def test_tiles_are_sharp_and_clickable_on_a_high_density_screen(browser, big_server, big_store):  # noqa: F811
     """A screen of 2 device pixels per CSS pixel (most laptops and phones): 512-pixel canvases
     shown at 256, the parcels where the mouse finds them."""
