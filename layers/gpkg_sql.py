@@ -173,9 +173,11 @@ def new_version() -> str:
 def ensure_meta(con: sqlite3.Connection) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS {META} (name TEXT PRIMARY KEY, kind TEXT NOT NULL, "
                 "geometry_type TEXT, feature_count INTEGER, source TEXT, imported_at TEXT, "
-                "original_crs TEXT, encoding TEXT, synthetic INTEGER, notes TEXT, version TEXT)")
-    if "version" not in table_columns(con, META):  # stores written before layer versions
-        con.execute(f"ALTER TABLE {META} ADD COLUMN version TEXT")
+                "original_crs TEXT, encoding TEXT, synthetic INTEGER, notes TEXT, version TEXT, tile_edits TEXT)")
+    columns = table_columns(con, META)
+    for column in ("version", "tile_edits"):  # stores written before layer versions, before tile versions
+        if column not in columns:
+            con.execute(f"ALTER TABLE {META} ADD COLUMN {column} TEXT")
     con.execute(f"CREATE TABLE IF NOT EXISTS {AUDIT} (at TEXT, who TEXT, action TEXT, layer TEXT, detail TEXT)")
 
 

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from layers.imports import import_frame
 from layers.mvt import EXTENT, min_zoom, tile_bounds_lonlat
 from layers.store import open_store
 from layers.validate import validate_layer
@@ -144,10 +145,14 @@ def test_an_edit_shows_in_the_next_tile(client):
 
     new = gpd.GeoDataFrame({"name": ["瓦片测试公园"], "category": ["park"], "capacity": [None]},
                            geometry=[shapely.Point(lon, lat)], crs=4490)
+    far = c.get(f"/collections/services/tiles/WebMercatorQuad/16/{y}/{x + 4}")
     (fid,) = store.insert_features("services", validate_layer(new, "services"), who="test")
     after = c.get(f"/collections/services/tiles/WebMercatorQuad/16/{y}/{x}",
                   headers={"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200 and after.headers["ETag"] != before.headers["ETag"]
+    # A tile the edit did not touch keeps its ETag: the browser keeps its copy (layers.tile_edits).
+    still = c.get(f"/collections/services/tiles/WebMercatorQuad/16/{y}/{x + 4}", headers={"If-None-Match": far.headers["ETag"]})
+    assert still.status_code == 304 and still.headers["ETag"] == far.headers["ETag"]
     feature = decoded(after.content, "services")[fid]
     assert feature["properties"]["name"] == "瓦片测试公园"
     gx, gy = feature["geometry"]["coordinates"]
@@ -236,14 +241,18 @@ def test_a_tile_made_by_one_process_is_read_by_the_others_from_the_tile_folder(s
     assert store.vector_tile_gzip("services", 14, x, y) == packed
     monkeypatch.undo()
 
-    # An edit makes a new layer version: its first kept tile removes the older version's folder.
+    # An edit makes a new layer version; the tiles it touches are kept under it, the others
+    # stay where they are (layers.tile_edits). A whole write removes the older versions' folders.
     import geopandas as gpd
 
     new = gpd.GeoDataFrame({"name": ["瓦片缓存公园"], "category": ["park"], "capacity": [None]},
                            geometry=[shapely.Point(*WBW)], crs=4490)
     store.insert_features("services", validate_layer(new, "services"), who="test")
     edited = store.vector_tile_gzip("services", 14, x, y)
-    assert edited != packed and not kept.parents[2].exists()
+    assert edited != packed and kept.is_file()
+    assert Path(base.tile_folder(store.uri), "services", store.info("services").version, "14", str(x), f"{y}.mvt.gz").is_file()
+    import_frame(store, store.read("services").drop(columns="id"), layer="services", mode="replace")
+    assert store.vector_tile_gzip("services", 14, x, y) == edited and not kept.parents[2].exists()
     assert Path(base.tile_folder(store.uri), "services", store.info("services").version, "14", str(x), f"{y}.mvt.gz").is_file()
 
     blocked = tmp_path / "a-file"

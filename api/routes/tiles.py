@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from api.deps import BaseURL, Reader, Store
 from gis.errors import NotFoundError
 from layers.features import feature_collections
-from layers.mvt import MAX_ZOOM, TMS, min_zoom
+from layers.mvt import MAX_ZOOM, TMS, check_tile, min_zoom
 
 router = APIRouter(tags=["OGC API – Tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
@@ -100,9 +100,11 @@ def tilejson(collection_id: str, tile_matrix_set: _SET, store: Store, base: Base
 def tile(collection_id: str, tile_matrix_set: _SET, request: Request, store: Store, _: Reader,
          tile_matrix: Annotated[int, Path(ge=0, le=MAX_ZOOM)], tile_row: Annotated[int, Path(ge=0)],
          tile_col: Annotated[int, Path(ge=0)]):
-    with store.one_catalog():  # the layer's version, then its tile: one catalog read
-        info = _collection(store, collection_id)
-        etag = f'"{info.version}-{tile_matrix}-{tile_row}-{tile_col}"'
+    with store.one_catalog():  # the tile's version, then the tile: one catalog read
+        _collection(store, collection_id)
+        check_tile(tile_matrix, tile_col, tile_row)
+        version = store.tile_version(collection_id, tile_matrix, tile_col, tile_row)  # an edit elsewhere keeps it
+        etag = f'"{version}-{tile_matrix}-{tile_row}-{tile_col}"'
         headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}  # revalidated: edits
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)

@@ -17,7 +17,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import geopandas as gpd
 import pandas as pd
@@ -25,6 +25,7 @@ import pandas as pd
 from gis.errors import InputError, NotFoundError
 from layers.backends.frames import query_frame
 from layers.cache import VersionedCache
+from layers.tile_edits import TileEdits, edits_of
 from layers.validate import ValidatedLayer
 
 #: The verbs of feature edits, as the audit names them.
@@ -74,9 +75,13 @@ class LayerInfo:
     synthetic: bool
     notes: str = ""
     version: str = ""
+    #: Which version each of its vector tiles shows (``layers.tile_edits``): bookkeeping, not metadata.
+    tile_edits: str = field(default="", repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        del out["tile_edits"]
+        return out
 
     @property
     def is_vector(self) -> bool:
@@ -91,12 +96,13 @@ def tile_folder(uri: str) -> str:
     return os.path.join(tempfile.gettempdir(), "renewal-tiles", hashlib.sha1(uri.encode()).hexdigest()[:16])
 
 
-def _disk_tile(store: LayerStore, name: str, version: str, z: int, x: int, y: int) -> bytes:
+def _disk_tile(store: LayerStore, name: str, version: str, live: set[str], z: int, x: int, y: int) -> bytes:
     """A tile, gzip-compressed (:func:`_compressed`), from the tile folder every process of
     this machine shares (the server's workers each keep their own memory cache: without it, a
     map's second page load met the other worker's empty cache and re-encoded every tile),
-    encoding and keeping it when missing. One folder per layer version; the folders of older
-    versions are removed."""
+    encoding and keeping it when missing. One folder per version a tile shows
+    (``layers.tile_edits``); the folders of versions no tile shows any more (``live``: those
+    that some tile may) are removed."""
     root = os.path.join(tile_folder(store.uri), name)
     path = os.path.join(root, version, str(z), str(x), f"{y}.mvt.gz")
     try:
@@ -105,11 +111,11 @@ def _disk_tile(store: LayerStore, name: str, version: str, z: int, x: int, y: in
     except OSError:
         pass
     body = _compressed(store._encode_tile(name, z, x, y))
-    _keep_tile(root, version, path, body)
+    _keep_tile(root, version, live, path, body)
     return body
 
 
-def _keep_tile(root: str, version: str, path: str, body: bytes) -> None:
+def _keep_tile(root: str, version: str, live: set[str], path: str, body: bytes) -> None:
     """Write a tile whole, then rename it into place (readers see a whole tile or none), in
     four system calls while its folder exists: 0.22 ms (0.29 at p90) for a 17 KB tile, where
     mkstemp and makedirs each time took 1.1 ms (2.0). Not in a thread of its own: handed to
@@ -124,7 +130,7 @@ def _keep_tile(root: str, version: str, path: str, body: bytes) -> None:
             os.replace(part, path)
             return
         except FileNotFoundError:
-            if attempt == 2 or not _make_folder(root, version, os.path.dirname(path)):
+            if attempt == 2 or not _make_folder(root, version, live, os.path.dirname(path)):
                 return
         except OSError:
             with contextlib.suppress(OSError):
@@ -132,13 +138,13 @@ def _keep_tile(root: str, version: str, path: str, body: bytes) -> None:
             return
 
 
-def _make_folder(root: str, version: str, folder: str) -> bool:
-    """The folder of a tile, made; on a layer version's first tile, older versions' removed."""
+def _make_folder(root: str, version: str, live: set[str], folder: str) -> bool:
+    """The folder of a tile, made; on a version's first tile, those of versions not ``live`` removed."""
     import shutil
 
     try:
         if not os.path.isdir(os.path.join(root, version)):
-            for old in (d for d in os.listdir(root) if d != version) if os.path.isdir(root) else ():
+            for old in (d for d in os.listdir(root) if d not in live) if os.path.isdir(root) else ():
                 shutil.rmtree(os.path.join(root, old), ignore_errors=True)
         os.makedirs(folder, exist_ok=True)
         return True
@@ -270,7 +276,7 @@ class LayerStore(ABC):
     def vector_tile_gzip(self, name: str, z: int, x: int, y: int) -> bytes:
         """:meth:`vector_tile` as one gzip member (b"" for an empty tile), as it is kept and
         sent to clients that accept gzip (every browser and map library)."""
-        from layers.mvt import check_tile, min_zoom
+        from layers.mvt import check_tile, min_zoom, tile_bounds_lonlat
 
         check_tile(z, x, y)
         info = self.info(name)
@@ -278,8 +284,21 @@ class LayerStore(ABC):
             raise NotFoundError(f"{name!r} is not a vector layer; tiles are made of features")
         if z < min_zoom(info.feature_count):
             return b""
-        return _TILES.get((self.uri, name, info.version, z, x, y),
-                          lambda: _disk_tile(self, name, info.version, z, x, y))
+        edits = self._tile_edits(info)
+        version = edits.tile_version(tile_bounds_lonlat(z, x, y))
+        return _TILES.get((self.uri, name, version, z, x, y),
+                          lambda: _disk_tile(self, name, version, edits.live(), z, x, y))
+
+    def tile_version(self, name: str, z: int, x: int, y: int) -> str:
+        """The version of layer ``name`` that tile ``z/x/y`` shows: the layer's version at its
+        last whole write or at the newest edit that touched the tile (``layers.tile_edits``).
+        An edit retires only the tiles it touches."""
+        from layers.mvt import tile_bounds_lonlat
+
+        return self._tile_edits(self.info(name)).tile_version(tile_bounds_lonlat(z, x, y))
+
+    def _tile_edits(self, info: LayerInfo) -> TileEdits:
+        return edits_of(self.uri, info.name, info.version, info.tile_edits)
 
     def _encode_tile(self, name: str, z: int, x: int, y: int) -> bytes:
         """Encode one tile (backends that encode in the database override this)."""

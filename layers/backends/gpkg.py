@@ -47,7 +47,14 @@ from layers import gpkg_sql as sql
 from layers.backends.base import LayerInfo, LayerStore, check_layer_name, check_write_items
 from layers.backends.frames import query_frame
 from layers.backends.gpkg_access import GATE, change_key, hot_journal
-from layers.backends.gpkg_edits import Rows, after_edit, check_kind, check_precondition, row_etag
+from layers.backends.gpkg_edits import (
+    Rows,
+    after_edit,
+    check_kind,
+    check_precondition,
+    row_etag,
+    stored_boxes,
+)
 from layers.backends.gpkg_layers import init_empty, record, write_layer
 from layers.backends.gpkg_tiles import kept_connection, rtree_page
 from layers.cache import FolderCache
@@ -112,11 +119,13 @@ class GeoPackageStore(LayerStore):
         with self._sqlite() as con:
             if not sql.has_table(con, sql.META):
                 return []
-            version = "version" if "version" in sql.table_columns(con, sql.META) else "imported_at"
+            columns = sql.table_columns(con, sql.META)
+            version = "version" if "version" in columns else "imported_at"
+            tile_edits = "tile_edits" if "tile_edits" in columns else "''"
             rows = con.execute(f"SELECT name, kind, geometry_type, feature_count, source, imported_at, "
-                               f"original_crs, encoding, synthetic, notes, {version} FROM {sql.META} "
+                               f"original_crs, encoding, synthetic, notes, {version}, {tile_edits} FROM {sql.META} "
                                "ORDER BY name").fetchall()
-        infos = [LayerInfo(*r[:8], bool(r[8]), r[9] or "", r[10] or "") for r in rows]
+        infos = [LayerInfo(*r[:8], bool(r[8]), r[9] or "", r[10] or "", r[11] or "") for r in rows]
         if change_key(self.path) == key:  # no commit (or rollback) while we read
             _LAYER_LISTS[self.uri] = (key, infos)
         return list(infos)
@@ -347,7 +356,7 @@ class GeoPackageStore(LayerStore):
         with self._edit(name, layer.kind) as con:
             rows = Rows(con, name, layer.frame)
             ids = [con.execute(rows.insert_sql, values).lastrowid for values in rows.values()]
-            after_edit(con, name, who, "create", ids, layer.frame)
+            after_edit(con, name, who, "create", ids, layer.frame, np.empty((0, 4)))
         log.info("%s: created features %s", name, ids)
         return ids
 
@@ -360,8 +369,9 @@ class GeoPackageStore(LayerStore):
         with self._edit(name, layer.kind) as con:
             check_precondition(con, name, fid, if_match)
             rows = Rows(con, name, layer.frame)
+            before = stored_boxes(con, name, [int(fid)])
             con.execute(rows.update_sql, [*next(iter(rows.values())), int(fid)])
-            after_edit(con, name, who, "replace", [int(fid)], layer.frame)
+            after_edit(con, name, who, "replace", [int(fid)], layer.frame, before)
             etag = row_etag(con, name, fid)
         log.info("%s: replaced feature %d", name, fid)
         return etag
@@ -372,8 +382,9 @@ class GeoPackageStore(LayerStore):
         with self._edit(name) as con:
             for fid in fids:
                 check_precondition(con, name, fid, if_match if len(fids) == 1 else None)
+            before = stored_boxes(con, name, fids)
             con.executemany(f'DELETE FROM "{name}" WHERE fid = ?', [(int(f),) for f in fids])
-            after_edit(con, name, who, "delete", [int(f) for f in fids], None)
+            after_edit(con, name, who, "delete", [int(f) for f in fids], None, before)
         log.info("%s: deleted features %s", name, fids)
 
 

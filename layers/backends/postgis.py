@@ -33,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 import psycopg
 import rasterio
+import shapely
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
@@ -46,6 +47,7 @@ from layers.backends.postgis_layers import (
     feature_rows,
     now,
     record,
+    stored_boxes,
     stored_columns,
     write_layer,
 )
@@ -110,12 +112,14 @@ class PostGISStore(LayerStore):
     def _read_layers(self) -> list[LayerInfo]:
         with self._read() as cur:
             try:
+                # tile_edits as JSON: a database written before tile versions has no such column yet.
                 cur.execute(f"SELECT name, kind, geometry_type, feature_count, source, imported_at, original_crs, "
-                            f"encoding, synthetic, notes, version FROM {q.META} ORDER BY name")
+                            f"encoding, synthetic, notes, version, to_jsonb(m) ->> 'tile_edits' FROM {q.META} m "
+                            "ORDER BY name")
             except psycopg.errors.UndefinedTable:  # a database no layer was written to yet
                 return []
             rows = cur.fetchall()
-        return [LayerInfo(*r[:8], bool(r[8]), r[9] or "", r[10] or "") for r in rows]
+        return [LayerInfo(*r[:8], bool(r[8]), r[9] or "", r[10] or "", r[11] or "") for r in rows]
 
     def info(self, name: str) -> LayerInfo:
         layers = self.layers()
@@ -338,7 +342,7 @@ class PostGISStore(LayerStore):
             for row in rows:
                 cur.execute(stmt, row)
                 ids.append(int(cur.fetchone()[0]))
-            after_edit(cur, name, who, "create", ids)
+            after_edit(cur, name, who, "create", ids, shapely.bounds(layer.frame.geometry.values))
         log.info("%s: created features %s", name, ids)
         return ids
 
@@ -358,9 +362,10 @@ class PostGISStore(LayerStore):
             sets = [sql.SQL("{} = %s").format(sql.Identifier(c)) for c in columns]
             sets.append(sql.SQL("{} = ST_GeomFromEWKB(decode(%s, 'hex'))").format(sql.Identifier(q.GEOM)))
             sets.append(sql.SQL("_rev = nextval('{}')").format(sql.SQL(q.REVISIONS)))
+            boxes = np.vstack([stored_boxes(cur, name, [fid]), shapely.bounds(layer.frame.geometry.values)])
             cur.execute(sql.SQL("UPDATE {} SET {} WHERE fid = %s").format(sql.Identifier(name), sql.SQL(", ").join(sets)),
                         (*rows[0], int(fid)))
-            after_edit(cur, name, who, "replace", [int(fid)])
+            after_edit(cur, name, who, "replace", [int(fid)], boxes)
             etag = self._etag(cur, name, fid)
         log.info("%s: replaced feature %d", name, fid)
         return etag
@@ -370,7 +375,8 @@ class PostGISStore(LayerStore):
         with self._edit(name, None) as (cur, _):
             for fid in fids:
                 self._check(cur, name, fid, if_match if len(fids) == 1 else None)
+            boxes = stored_boxes(cur, name, fids)
             cur.execute(sql.SQL("DELETE FROM {} WHERE fid = ANY(%s)").format(sql.Identifier(name)),
                         ([int(f) for f in fids],))
-            after_edit(cur, name, who, "delete", [int(f) for f in fids])
+            after_edit(cur, name, who, "delete", [int(f) for f in fids], boxes)
         log.info("%s: deleted features %s", name, fids)

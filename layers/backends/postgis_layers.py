@@ -4,7 +4,8 @@ its metadata and audit rows, and the bookkeeping of a feature edit."""
 
 from __future__ import annotations
 
-__all__ = ["now", "new_version", "stored_columns", "write_layer", "record", "feature_rows", "after_edit"]
+__all__ = ["now", "new_version", "stored_columns", "write_layer", "record", "feature_rows", "stored_boxes",
+           "after_edit"]
 
 import os
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import numpy as np
 from psycopg import sql
 
 from gis.errors import ConflictError, InputError
+from layers import tile_edits
 from layers.backends import postgis_sql as q
 from layers.backends.base import LayerInfo
 from layers.schemas import schema_for
@@ -93,7 +95,7 @@ def record(cur, info: LayerInfo, who: str, detail: str, action: str) -> None:
                 "ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, geometry_type = EXCLUDED.geometry_type, "
                 "feature_count = EXCLUDED.feature_count, source = EXCLUDED.source, imported_at = "
                 "EXCLUDED.imported_at, original_crs = EXCLUDED.original_crs, encoding = EXCLUDED.encoding, "
-                "synthetic = EXCLUDED.synthetic, notes = EXCLUDED.notes, version = EXCLUDED.version",
+                "synthetic = EXCLUDED.synthetic, notes = EXCLUDED.notes, version = EXCLUDED.version, tile_edits = NULL",
                 (info.name, info.kind, info.geometry_type, info.feature_count, info.source, info.imported_at,
                  info.original_crs, info.encoding, info.synthetic, info.notes, new_version()))
     q.audit(cur, who, action, info.name, {"detail": detail, "source": info.source}, now())
@@ -113,10 +115,24 @@ def feature_rows(cur, name: str, layer: ValidatedLayer) -> tuple[list[str], list
     geoms = q.as_multi(geoms) if layer.kind in q.MULTI_KINDS else np.asarray(geoms, dtype=object)
     return columns, list(q.frame_rows(frame, columns, geoms))
 
-def after_edit(cur, name: str, who: str, verb: str, ids: list[int]) -> None:
-    """A feature edit's new layer version, feature count and audit row."""
+def stored_boxes(cur, name: str, fids: list[int]) -> np.ndarray:
+    """The bounds ((n, 4): min x, min y, max x, max y) of stored features ``fids`` (those
+    with a geometry)."""
+    cur.execute(sql.SQL("SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (SELECT Box2D({}) AS b "
+                        "FROM {} WHERE fid = ANY(%s) AND {} IS NOT NULL) s").format(
+        sql.Identifier(q.GEOM), sql.Identifier(name), sql.Identifier(q.GEOM)), ([int(f) for f in fids],))
+    return np.array(cur.fetchall(), dtype=float).reshape(-1, 4)
+
+
+def after_edit(cur, name: str, who: str, verb: str, ids: list[int], boxes: np.ndarray) -> None:
+    """A feature edit's new layer version, the tiles it retires (those meeting ``boxes``, the
+    edited features' bounds before and after), feature count and audit row."""
     # The count moves by what the edit did: COUNT(*) of a 1M-feature table was 130 ms.
     delta = {"create": len(ids), "delete": -len(ids)}.get(verb, 0)
-    cur.execute(f"UPDATE {q.META} SET feature_count = feature_count + %s, version = %s WHERE name = %s",
-                (delta, new_version(), name))
+    cur.execute(f"SELECT version, feature_count, tile_edits FROM {q.META} WHERE name = %s FOR UPDATE", (name,))
+    version, count, edits = cur.fetchone()
+    new = new_version()
+    edits = tile_edits.after_edit(edits or "", version or "", new, boxes, count or 0, (count or 0) + delta)
+    cur.execute(f"UPDATE {q.META} SET feature_count = feature_count + %s, version = %s, tile_edits = %s "
+                "WHERE name = %s", (delta, new, edits or None, name))
     q.audit(cur, who, verb, name, {"ids": ids}, now())

@@ -24,7 +24,8 @@ MULTI_KINDS = ("parcels", "constraints", "renewal_areas", "districts")
 BOOKKEEPING = [
     f"CREATE TABLE IF NOT EXISTS {META} (name text PRIMARY KEY, kind text NOT NULL, geometry_type text, "
     "feature_count bigint, source text, imported_at text, original_crs text, encoding text, synthetic boolean, "
-    "notes text, version text)",
+    "notes text, version text, tile_edits text)",
+    f"ALTER TABLE {META} ADD COLUMN IF NOT EXISTS tile_edits text",  # databases written before tile versions
     f"CREATE TABLE IF NOT EXISTS {AUDIT} (id bigserial PRIMARY KEY, at text, who text, action text, layer text, "
     "detail text)",
     f"CREATE TABLE IF NOT EXISTS {RASTERS} (name text PRIMARY KEY, tiff bytea NOT NULL)",
