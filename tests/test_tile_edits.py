@@ -117,6 +117,27 @@ def test_a_property_edit_retires_the_tiles_of_its_feature(editable):
     _assert_fresh(store, layer, after)
 
 
+def test_a_bulk_delete_retires_the_tiles_around_it(editable):
+    """Over 500 roads (the GeoPackage reads their boxes in chunks; over 64 features an edit
+    keeps one box around them) deleted inside one zoom-14 tile: its zoom-15 tiles and their
+    neighbours retired, the ring beyond kept."""
+    store, layer = editable, "roads"
+    x14, y14 = tile_at(14)
+    inner = shapely.box(*tile_bounds_lonlat(14, x14, y14, buffered=False))
+    page, _ = store.query(layer, bbox=inner.bounds)
+    doomed = page[page.within(inner)].id.astype(int).tolist()
+    assert len(doomed) > 500
+    ring = [(2 * x14 + dx, 2 * y14 + dy) for dx in range(-2, 4) for dy in range(-2, 4)]
+    _, versions, _ = _served(store, layer, ring)
+    store.delete_features(layer, doomed, who="test")
+    after, new_versions, encoded = _served(store, layer, ring)
+    changed = {t for t in ring if new_versions[t] != versions[t]}
+    children = {(2 * x14 + dx, 2 * y14 + dy) for dx in (0, 1) for dy in (0, 1)}
+    assert children <= changed and len(changed) <= 16 and sorted(encoded) == sorted(changed)
+    assert not set(doomed) & {fid for body in after.values() for fid in decoded(body, layer)}
+    _assert_fresh(store, layer, after)
+
+
 def test_tile_versions_by_hand():
     """Boxes (min x, min y, max x, max y) worked by hand: the newest edit whose box meets the
     tile's box gives its version, edges included; else the base."""

@@ -82,13 +82,19 @@ def stored_boxes(con: sqlite3.Connection, name: str, fids: list[int]) -> np.ndar
     """The bounds ((n, 4): min x, min y, max x, max y) of stored features ``fids`` (those
     with a geometry), from the layer's R-tree (its float32 boxes hold the exact ones)."""
     geom_col, _, _ = sql.geometry_column(con, name)
-    marks = ", ".join("?" for _ in fids)
     rtree = f"rtree_{name}_{geom_col}"
-    if sql.has_table(con, rtree):
-        rows = con.execute(f'SELECT minx, miny, maxx, maxy FROM "{rtree}" WHERE id IN ({marks})', fids).fetchall()
-        return np.array(rows, dtype=float).reshape(-1, 4)
-    blobs = [r[0] for r in con.execute(f'SELECT "{geom_col}" FROM "{name}" WHERE fid IN ({marks})', fids)]
-    return shapely.bounds(sql.blob_geometries(blobs)).reshape(-1, 4)
+    has_rtree = sql.has_table(con, rtree)
+    boxes = []
+    for start in range(0, len(fids), 500):  # SQLite before 3.32 binds at most 999 values
+        chunk = fids[start:start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        if has_rtree:
+            rows = con.execute(f'SELECT minx, miny, maxx, maxy FROM "{rtree}" WHERE id IN ({marks})', chunk)
+            boxes.append(np.array(rows.fetchall(), dtype=float).reshape(-1, 4))
+        else:
+            blobs = [r[0] for r in con.execute(f'SELECT "{geom_col}" FROM "{name}" WHERE fid IN ({marks})', chunk)]
+            boxes.append(shapely.bounds(sql.blob_geometries(blobs)).reshape(-1, 4))
+    return np.vstack([np.empty((0, 4)), *boxes])
 
 
 def after_edit(con: sqlite3.Connection, name: str, who: str, verb: str, ids: list[int], frame,
