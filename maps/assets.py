@@ -58,7 +58,7 @@ _bundles: OrderedDict[tuple[tuple[str, str], ...], Asset] = OrderedDict()
 BUNDLE, BUNDLE_MAX_FILES, BUNDLES_KEPT = "bundle/", 8, 16
 _lock = threading.Lock()
 #: What every map page loads, each list as one file (``bundle_url``), in this order.
-BASE_SCRIPTS = ("vendor/leaflet/leaflet.js", "renewal.js")
+BASE_SCRIPTS = ("vendor/leaflet/leaflet.js", "labels.js", "renewal.js")
 BASE_STYLES = ("vendor/leaflet/leaflet.css", "renewal.css")
 #: What a page drawing vector tiles adds (with its first view, or when it first needs them).
 TILE_SCRIPTS = ("vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js", "tiles.js")
@@ -132,7 +132,7 @@ def bundle_url(files: tuple[str, ...]) -> str:
     """The versioned URL of ``files`` as one file (:func:`load_bundle`), their paths joined by
     ``+`` under ``bundle/``; a new version of any of them gets a new URL.
 
-    >>> bundle_url(BASE_SCRIPTS).startswith("/static/maps/bundle/vendor/leaflet/leaflet.js+renewal.js?v=")
+    >>> bundle_url(BASE_SCRIPTS).startswith("/static/maps/bundle/vendor/leaflet/leaflet.js+labels.js+renewal.js?v=")
     True
     """
     asset = load_bundle(files)

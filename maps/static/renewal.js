@@ -1,9 +1,7 @@
 /* renewal-gis map behaviour: one page config (window RENEWAL_CONFIG) drives layers loaded
    by view from our own API, popups, legend, search, layer control and downloads. No request
    leaves the server unless the user picks an online basemap.
-   Small areas are drawn as symbols (a circle sized by a field, with a permanent name label)
-   until the zoom makes their polygon visible; symbol and label points are computed here from
-   the features already loaded, so the page makes no request per feature.
+   Small areas are drawn as symbols and places get name labels (labels.js, loaded before this).
    A big layer (spec.tiles) is drawn from our vector tiles (OGC API – Tiles; tiles.js on Leaflet.VectorGrid)
    from the tileset's lowest zoom on, with a hint to zoom in below it; small layers stay GeoJSON.
    A layer loaded by view asks again only when the view leaves what it already holds. */
@@ -49,6 +47,7 @@
     var g = (spec.glyphs || {})[props[spec.glyphField]] || ["•", "#555"];
     return L.divIcon({className: "", html: '<div class="rn-icon" style="background:' + g[1] + '">' + esc(g[0]) + "</div>", iconSize: [24, 24]});
   }
+  var labels = window.renewalLabels({esc: esc, styleFor: styleFor, popupHtml: popupHtml});
   /* A big layer from vector tiles: canvas tiles (styled as the GeoJSON version, same popups) in
      their own pane under the GeoJSON overlays; the grid is on the map only from the tileset's
      lowest zoom (spec.minZoom) on. */
@@ -140,103 +139,6 @@
     var at = latlng || (layer.getCenter ? layer.getCenter() : layer.getLatLng());
     L.popup({maxWidth: 360}).setLatLng(at).setContent(popupHtml(layer.feature.properties, spec)).openOn(map);
   }
-  /* A point inside a (multi)polygon, as GEOS's interior point does it: the midpoint of the
-     widest stretch of the horizontal line through the middle of the polygon's extent. The
-     centre of the extent can fall outside an L- or U-shaped district. [lat, lng] or null. */
-  function interiorPoint(geometry) {
-    if (!geometry) return null;
-    if (geometry.type === "Point") return [geometry.coordinates[1], geometry.coordinates[0]];
-    var polygons = geometry.type === "Polygon" ? [geometry.coordinates]
-      : geometry.type === "MultiPolygon" ? geometry.coordinates : [];
-    var best = null, widest = -1;
-    polygons.forEach(function (rings) {
-      var lo = Infinity, hi = -Infinity, xs = [];
-      rings[0].forEach(function (c) { lo = Math.min(lo, c[1]); hi = Math.max(hi, c[1]); });
-      var y = (lo + hi) / 2;
-      rings.forEach(function (ring) {
-        for (var i = 1; i < ring.length; i++) {
-          var a = ring[i - 1], b = ring[i];
-          if ((a[1] > y) !== (b[1] > y)) xs.push(a[0] + (y - a[1]) * (b[0] - a[0]) / (b[1] - a[1]));
-        }
-      });
-      xs.sort(function (p, q) { return p - q; });
-      for (var j = 0; j + 1 < xs.length; j += 2) {
-        if (xs[j + 1] - xs[j] > widest) {
-          widest = xs[j + 1] - xs[j]; best = [y, (xs[j] + xs[j + 1]) / 2];
-        }
-      }
-    });
-    return best;
-  }
-  /* Labels of places (districts) and symbols of small areas, rebuilt after each load. */
-  function decorate(map, group) {
-    var spec = group._rnSpec, sym = spec.symbols, extras = group._rnExtras, max = 0;
-    extras.clearLayers(); group._rnSymbols = [];
-    if (sym) {
-      group._rnGeo.eachLayer(function (l) { max = Math.max(max, +l.feature.properties[sym.sizeField] || 0); });
-    }
-    group._rnGeo.eachLayer(function (layer) {
-      var f = layer.feature, at = interiorPoint(f.geometry);
-      if (!at) return;
-      if (spec.labelField && f.properties[spec.labelField] != null) {
-        extras.addLayer(L.tooltip(at, {direction: "center", className: "rn-place", pane: "rnPlaces"})
-          .setContent(esc(f.properties[spec.labelField])));
-      }
-      if (!sym) return;
-      var value = +f.properties[sym.sizeField] || 0;
-      /* sqrt scale: the circle's area is proportional to the value */
-      var radius = Math.max(sym.radius[0], sym.radius[1] * Math.sqrt(max ? value / max : 0));
-      var marker = L.circleMarker(at, {radius: radius, color: "#fff", weight: 1.5, opacity: 1,
-                                       fillColor: styleFor(spec)(f).fillColor, fillOpacity: 0.9});
-      marker._rnPolygon = layer; marker._rnRank = value;
-      if (spec.popup) marker.bindPopup(popupHtml(f.properties, spec), {maxWidth: 360});
-      marker.bindTooltip(esc(f.properties[sym.labelField]), {permanent: true, interactive: true,
-                                                             direction: "right", offset: [radius, 0],
-                                                             className: "rn-label"});
-      marker.on("mouseover mouseout", function (e) {
-        var el = marker.getTooltip().getElement();
-        if (el) el.classList.toggle("rn-label-hover", e.type === "mouseover");
-      });
-      group._rnSymbols.push(marker);
-    });
-    group.addLayer(extras);
-    symbolize(map, group);
-  }
-  /* The symbol while its area's polygon is smaller on screen than ``minPx`` or than the symbol
-     itself (a circle never turns into a smaller shape), else the polygon. The speck under a
-     symbol is made transparent (it stays on the map: search and popups still find it). */
-  function symbolize(map, group) {
-    var sym = group._rnSpec.symbols, extras = group._rnExtras, geo = group._rnGeo;
-    if (!sym) return;
-    group._rnSymbols.forEach(function (m) {
-      var poly = m._rnPolygon, b = poly.getBounds();
-      var a = map.latLngToLayerPoint(b.getNorthWest()), c = map.latLngToLayerPoint(b.getSouthEast());
-      var small = Math.max(c.x - a.x, c.y - a.y) < Math.max(sym.minPx, 2 * m.getRadius());
-      if (small && !extras.hasLayer(m)) {
-        extras.addLayer(m); poly.setStyle({opacity: 0, fillOpacity: 0});
-      } else if (!small && extras.hasLayer(m)) {
-        extras.removeLayer(m); geo.resetStyle(poly);
-      }
-    });
-    declutter(map, group);
-  }
-  /* Hide the labels that would overlap a label of a larger area (by the symbol's size field)
-     or a map control; a hidden label shows while the pointer is over its symbol. */
-  function declutter(map, group) {
-    var controls = map.getContainer().querySelectorAll(".leaflet-control");
-    var placed = Array.prototype.map.call(controls, function (c) { return c.getBoundingClientRect(); });
-    group._rnSymbols
-      .filter(function (m) { return group._rnExtras.hasLayer(m) && m.getTooltip().getElement(); })
-      .sort(function (a, b) { return b._rnRank - a._rnRank; })
-      .forEach(function (m) {
-        var el = m.getTooltip().getElement(), r = el.getBoundingClientRect();
-        var hit = placed.some(function (p) {
-          return r.left < p.right + 2 && r.right + 2 > p.left && r.top < p.bottom && r.bottom > p.top;
-        });
-        el.classList.toggle("rn-label-hidden", hit);
-        if (!hit) placed.push(r);
-      });
-  }
   /* ?focus=ID (the parameter named by config.focus.param): fly to that feature, open its popup. */
   function focusFeature(map, group, C) {
     if (C.focused) return;
@@ -254,7 +156,7 @@
     var spec = group._rnSpec, geo = group._rnGeo;
     if (spec.geojson) {
       geo.addData(spec.geojson); group._rnFeatures = spec.geojson.features; C.drawn += spec.geojson.features.length;
-      if (group._rnExtras) decorate(map, group);
+      if (group._rnExtras) labels.decorate(map, group);
       return;
     }
     if (spec.minZoom && map.getZoom() < spec.minZoom) {
@@ -302,7 +204,7 @@
     var finish = function (data) {
       loaded(C, spec, data.features.length);
       if (fitAfter && data.features.length) map.fitBounds(geo.getBounds(), {maxZoom: 16});
-      if (group._rnExtras) decorate(map, group);
+      if (group._rnExtras) labels.decorate(map, group);
       if (spec.onLoad === "search") buildSearch(map, group, C);
       if (C.focus && C.focus.layer === spec.id) focusFeature(map, group, C);
     };
@@ -425,7 +327,7 @@
         return;
       }
       var refresh = function () { if (map.hasLayer(group)) load(map, group, C, false); };
-      if (spec.symbols) map.on("zoomend", function () { symbolize(map, group); });
+      if (spec.symbols) map.on("zoomend", function () { labels.symbolize(map, group); });
       starts.push(function () {
         if (spec.geojson) load(map, group, C, false);
         else { load(map, group, C, !!spec.fit); if (spec.byView || spec.minZoom) map.on("moveend", refresh); map.on("overlayadd", function (e) { if (e.layer === group) refresh(); }); }
