@@ -1,5 +1,5 @@
 /* Importing a file as a layer (/maps/import): POST /imports as multipart form data with the
-   editor's token (signed in with the form edit.js provides). A file with problems is not
+   editor's token (signed in with the form work.js provides). A file with problems is not
    imported at all; its problems are listed in a table (row, field, what to fix). */
 (function () {
   'use strict';
