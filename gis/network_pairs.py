@@ -76,58 +76,77 @@ def pairs_within(net: WalkNetwork, origins_xy, facilities_xy, limit: float,
             return [reduce(empty, empty, np.zeros(0), np.arange(len(fac.segment)))]
         return empty, empty, np.zeros(0)
     graph = _augmented(net, fac)
-    n = net.n_nodes
-    size = max(float(tile or 0.0), float(limit), 1.0)  # a tile smaller than the limit would miss paths
-    all_xy = np.vstack([net.node_xy, fac.xy])
-    x0, y0 = all_xy.min(axis=0) - 1.0
-    node_tiles = _tile_keys(all_xy, x0, y0, size)
-    node_order = np.argsort(node_tiles, kind="stable")
-    node_sorted = node_tiles[node_order]
-    org_tiles = _tile_keys(org.xy, x0, y0, size)
-    org_order = np.argsort(org_tiles, kind="stable")
-    org_sorted = org_tiles[org_order]
-    fac_tiles = node_tiles[n:]
-    keys = np.unique(fac_tiles)
-    fac_order = np.argsort(fac_tiles, kind="stable")
-    fac_sorted = fac_tiles[fac_order]
+    tiles = _Tiles(net, org, fac, max(float(tile or 0.0), float(limit), 1.0))  # a smaller tile would miss paths
 
     def run(tile_keys: np.ndarray):
-        local = np.full(graph.shape[0], -1, dtype=np.int64)
-        out_o, out_f, out_d = [], [], []
-        for key in tile_keys:
-            tx, ty = divmod(int(key), _TILE_STRIDE)
-            ring = np.array([(tx + dx) * _TILE_STRIDE + (ty + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
-            origins = _gather(org_order, org_sorted, ring)
-            if len(origins) == 0:
-                continue
-            nodes = _gather(node_order, node_sorted, ring)
-            facs = _gather(fac_order, fac_sorted, np.array([key]))
-            local[nodes] = np.arange(len(nodes))
-            sub = _submatrix(graph, nodes, local)
-            dist = dijkstra(sub, directed=True, indices=local[n + facs], limit=limit)
-            d = _to_origins(dist, local, net, org, fac, origins, facs)
-            fi, oj = np.nonzero(d <= limit)
-            out_o.append(origins[oj].astype(np.int32))  # int32 halves the memory of ~10M pairs
-            out_f.append(facs[fi].astype(np.int32))
-            out_d.append(d[fi, oj])
-            local[nodes] = -1
+        found = _search(tile_keys, graph, tiles, net, org, fac, limit)
         if reduce is not None:
-            owned = _gather(fac_order, fac_sorted, tile_keys)
-            return reduce(*(np.concatenate(a) if a else np.zeros(0, np.int32) for a in (out_o, out_f)),
-                          np.concatenate(out_d) if out_d else np.zeros(0), owned)
-        return out_o, out_f, out_d
+            return reduce(*_joined(found), tiles.facilities(tile_keys))
+        return found
 
-    parts = _run_split(run, keys, workers)
+    parts = _run_split(run, tiles.keys, workers)
     if reduce is not None:
         return parts
-    out_o = [a for p in parts for a in p[0]]
-    out_f = [a for p in parts for a in p[1]]
-    out_d = [a for p in parts for a in p[2]]
-    if not out_o:
-        empty = np.zeros(0, int)
-        return empty, empty, np.zeros(0)
     # Each facility belongs to one tile and meets each origin once: pairs are unique.
+    return _joined(tuple([a for p in parts for a in p[k]] for k in range(3)))
+
+
+def _joined(found: tuple[list, list, list]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Origin indexes, facility indexes and distances of a search's blocks, each as one array."""
+    out_o, out_f, out_d = found
+    if not out_o:
+        empty = np.zeros(0, np.int32)
+        return empty, empty, np.zeros(0)
     return np.concatenate(out_o), np.concatenate(out_f), np.concatenate(out_d)
+
+
+class _Tiles:
+    """The network's nodes (facilities' included), the origins and the facilities sorted by
+    the square tile of side ``size`` they fall in; ``keys``: the tiles with facilities."""
+
+    def __init__(self, net: WalkNetwork, org, fac, size: float):
+        all_xy = np.vstack([net.node_xy, fac.xy])
+        x0, y0 = all_xy.min(axis=0) - 1.0
+        node_tiles = _tile_keys(all_xy, x0, y0, size)
+        self.node_order = np.argsort(node_tiles, kind="stable")
+        self.node_sorted = node_tiles[self.node_order]
+        org_tiles = _tile_keys(org.xy, x0, y0, size)
+        self.org_order = np.argsort(org_tiles, kind="stable")
+        self.org_sorted = org_tiles[self.org_order]
+        fac_tiles = node_tiles[net.n_nodes:]
+        self.keys = np.unique(fac_tiles)
+        self.fac_order = np.argsort(fac_tiles, kind="stable")
+        self.fac_sorted = fac_tiles[self.fac_order]
+
+    def facilities(self, keys: np.ndarray) -> np.ndarray:
+        return _gather(self.fac_order, self.fac_sorted, keys)
+
+
+def _search(tile_keys: np.ndarray, graph: csr_matrix, tiles: _Tiles, net: WalkNetwork, org, fac,
+            limit: float) -> tuple[list, list, list]:
+    """The pairs within ``limit`` of the facilities of each tile of ``tile_keys``: Dijkstra
+    from them on the sub-graph of the tile and its eight neighbours, as blocks of origin
+    indexes, facility indexes and distances."""
+    n = net.n_nodes
+    local = np.full(graph.shape[0], -1, dtype=np.int64)
+    out_o, out_f, out_d = [], [], []
+    for key in tile_keys:
+        tx, ty = divmod(int(key), _TILE_STRIDE)
+        ring = np.array([(tx + dx) * _TILE_STRIDE + (ty + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+        origins = _gather(tiles.org_order, tiles.org_sorted, ring)
+        if len(origins) == 0:
+            continue
+        nodes = _gather(tiles.node_order, tiles.node_sorted, ring)
+        facs = tiles.facilities(np.array([key]))
+        local[nodes] = np.arange(len(nodes))
+        dist = dijkstra(_submatrix(graph, nodes, local), directed=True, indices=local[n + facs], limit=limit)
+        d = _to_origins(dist, local, net, org, fac, origins, facs)
+        fi, oj = np.nonzero(d <= limit)
+        out_o.append(origins[oj].astype(np.int32))  # int32 halves the memory of ~10M pairs
+        out_f.append(facs[fi].astype(np.int32))
+        out_d.append(d[fi, oj])
+        local[nodes] = -1
+    return out_o, out_f, out_d
 
 
 _TILE_STRIDE = 1 << 20
