@@ -42,15 +42,12 @@ import argparse
 import contextlib
 import functools
 import http.server
-import json
 import math
-import os
 import shutil
 import statistics
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import _common  # noqa: E402, F401  (puts the repo root on sys.path)
@@ -58,6 +55,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
+from _pages import ARGS, machine_speed, measure, pct, ready
 
 import maps
 from api.routes.maps import TILED_FEATURES
@@ -69,38 +67,12 @@ from layers.store import open_store
 from tests.conftest import serve  # noqa: E402
 from tests.helpers.pg import create_database, postgis_cluster
 
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-#: A drawn parcel: an SVG path (GeoJSON, plain folium) or a drawn canvas tile of parcels (ours
-#: from vector tiles: the tile says its layer and, once drawn, how many features it holds).
-PARCEL = 'path[stroke="#2b8cbe"], canvas[data-layer="parcels"][data-features]:not([data-features="0"])'
-
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):  # the baseline's static server: no access log
         pass
 
 
-#: In every page before its own scripts: when the first parcel and the last one were attached
-#: or drawn (page time, taken before the scan; ours draws a layer's first hundred features, then
-#: the rest a frame later), and room for every tile's resource timing.
-WATCH_JS = """performance.setResourceTimingBufferSize(5000);
-new MutationObserver(function (records) {
-  var now = performance.now(), sel = SELECTOR;
-  var hit = records.some(function (r) {
-    if (r.type === "attributes") return r.target.matches(sel);
-    return Array.prototype.some.call(r.addedNodes, function (n) {
-      return n.nodeType === 1 && (n.matches(sel) || n.querySelector(sel) !== null);
-    });
-  });
-  if (!hit) return;
-  window.__lastParcel = now;
-  if (!window.__firstParcel) window.__firstParcel = window.__lastParcel;
-}).observe(document, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-features"]});""".replace("SELECTOR", json.dumps(PARCEL))
-#: The page's resource timings: [path, start, request sent, response end, Server-Timing].
-TIMINGS_JS = """() => performance.getEntriesByType('resource').map(e => [
-  e.name.replace(location.origin, ''), e.startTime, e.requestStart, e.responseEnd,
-  (e.serverTiming || []).map(s => s.name + ' ' + Math.round(s.duration)).join(' + ')])"""
 AIM_FIRST_S, AIM_MB, AIM_TILE_MS = 1.5, 1.0, 20.0
 
 
@@ -125,60 +97,6 @@ def synthetic_parcels(n: int, bounds) -> gpd.GeoDataFrame:
                             geometry=shapely.box(x, y, x + w, y + h), crs=4490)
 
 
-def ready(url: str) -> None:
-    """Wait until every worker of the server (one per core) says its warm-up is over
-    (``/health``; a new connection each time reaches one worker or another): "cold" is the
-    first page after it. Before, a fixed 2 s after the first answer let a 10,000-parcel page
-    meet a worker still warming (its texts written by the page's own request: 37–65 ms)."""
-    workers, deadline = os.cpu_count() or 1, time.time() + 60
-    done: set[int] = set()
-    while time.time() < deadline:
-        try:
-            health = json.loads(urllib.request.urlopen(f"{url}/health", timeout=5).read())
-            if health["warming"] in ("done", "stopped", "off"):
-                done.add(health["worker"])
-            if len(done) >= workers:
-                break
-        except OSError:
-            pass
-        time.sleep(0.05)
-    time.sleep(0.3)
-
-
-def measure(browser, url: str, timeout_s: float = 120) -> dict:
-    """One load of ``url`` in a new context: time to the first drawn parcel, bytes on the wire
-    until the network is idle, requests before the first parcel, tiles and data timings."""
-    # The previous page's renderer shuts down after its close: a load started at once shared the
-    # 2 cores with it (the page after plain folium's 0.6 MB was the slower one of a pair).
-    time.sleep(0.2)
-    page = browser.new_page(viewport={"width": 1200, "height": 800})
-    page.add_init_script(WATCH_JS)
-    finished = []
-    # Sizes are asked for once the network is idle: asking in the handler is a round trip to
-    # the browser per request while the page loads, on the path of a page with more requests.
-    page.on("requestfinished", lambda request: finished.append(request))
-    try:
-        t = time.perf_counter()
-        page.goto(url, timeout=timeout_s * 1000, wait_until="commit")
-        page.wait_for_load_state("networkidle", timeout=timeout_s * 1000)
-        page.wait_for_selector(PARCEL, state="attached", timeout=max(1.0, timeout_s - (time.perf_counter() - t)) * 1000)
-        sizes = [r.sizes() for r in finished]  # bytes on the wire: compressed body + headers
-        received = [s["responseBodySize"] + s["responseHeadersSize"] for s in sizes]
-        at, view = page.evaluate("[window.__firstParcel, window.__lastParcel]")
-        entries = page.evaluate(TIMINGS_JS)
-    except Exception as ex:  # a page too big to open (plain folium with 500k parcels)
-        page.close()
-        return {"failed": f"{type(ex).__name__}: {str(ex).splitlines()[0][:80]}"}
-    page.close()
-    tiles = [e[3] - e[2] for e in entries if "/tiles/WebMercatorQuad/" in e[0]]
-    # The server's share of each: the tile route's Server-Timing (kept or encoded).
-    tile_server = [float(e[4].split()[1]) for e in entries if "/tiles/WebMercatorQuad/" in e[0] and e[4].startswith("tile ")]
-    data = [e[4] for e in entries if e[0].startswith("/maps/data/parcels")]
-    return {"first": at / 1000, "view": view / 1000, "bytes": sum(received), "before": sum(1 for e in entries if e[1] < at) + 1,
-            "requests": len(entries) + 1, "tiles": tiles, "tile_server": tile_server, "data": data[0] if data else "",
-            "tile_paths": [e[0] for e in entries if "/tiles/WebMercatorQuad/" in e[0]]}
-
-
 def server_tiles(location, paths: list[str]) -> str:
     """The first view's tiles asked for one at a time of a fresh server (cold: encoded), then
     again (warm: kept per layer version): the server's share of a tile's time."""
@@ -196,8 +114,8 @@ def server_tiles(location, paths: list[str]) -> str:
                     client.get(path).raise_for_status()
                     took.append((time.perf_counter() - t) * 1000)
                 times.append(took)
-    return (f"one at a time, fresh server: p50/p95 cold {_pct(times[0], 50)}/{_pct(times[0], 95)} ms, "
-            f"warm {_pct(times[1], 50)}/{_pct(times[1], 95)} ms")
+    return (f"one at a time, fresh server: p50/p95 cold {pct(times[0], 50)}/{pct(times[0], 95)} ms, "
+            f"warm {pct(times[1], 50)}/{pct(times[1], 95)} ms")
 
 
 def cold_and_warm(browser, location, path: str, n: int, cold_n: int, baseline: str | None = None) -> dict:
@@ -238,15 +156,11 @@ def cold_and_warm(browser, location, path: str, n: int, cold_n: int, baseline: s
     return cold
 
 
-def _pct(values, q):
-    return f"{np.percentile(values, q):.0f}" if values else "—"
-
-
 def row(size: int, backend: str, page: str, r: dict) -> str:
     if "failed" in r:
         return f"  {size:9,d} {backend:10s} {page:24s} {r['failed']}"
-    tiles = (f"{len(r['tiles']):3d}  {_pct(r['tiles'], 50):>4s}/{_pct(r['tiles'], 95):<5s} {_pct(r['warm_tiles'], 50):>4s}/"
-             f"{_pct(r['warm_tiles'], 95):<5s}" if r["tiles"] else f"{'—':>3s}  {'':22s}")
+    tiles = (f"{len(r['tiles']):3d}  {pct(r['tiles'], 50):>4s}/{pct(r['tiles'], 95):<5s} {pct(r['warm_tiles'], 50):>4s}/"
+             f"{pct(r['warm_tiles'], 95):<5s}" if r["tiles"] else f"{'—':>3s}  {'':22s}")
     view = f"{r['view']:.2f}/{r.get('warm_view', r['view']):.2f}"
     return (f"  {size:9,d} {backend:10s} {page:24s} {r['first']:6.2f} {r.get('warm', r['first']):6.2f} {view:>9s} "
             f"{r['bytes'] / 1e6:7.2f} {r['before']:4d}/{r['requests']:<4d} {tiles} {r['data']}")
@@ -311,28 +225,6 @@ def warm_browser(browser, tmp: Path, plain_base: str) -> None:
     measure(browser, f"{plain_base}/warmup.html")
 
 
-def machine_speed(repeat: int = 60) -> float:
-    """This machine's speed at the moment, in the unit the tiles' figures move with: the
-    median ms of encoding one fixed zoom-14 tile of 425 parcels in this process (a 2-core VM
-    here ran the same code 2× slower in some hours than in others: figures of different runs
-    compare only through it)."""
-    from layers.mvt import encode_tile, tile_bounds_lonlat
-
-    x0, y0, x1, y1 = tile_bounds_lonlat(14, 13_341, 6_482, buffered=False)
-    rng = np.random.default_rng(14)
-    x, y = rng.uniform(x0, x1, 425), rng.uniform(y0, y1, 425)
-    w = rng.uniform(35, 90, 425) / 90_900
-    frame = gpd.GeoDataFrame({"id": np.arange(1, 426), "name": [f"地块{i}" for i in range(425)],
-                              "land_status": "state_reserve", "max_far": 2.5, "area_mu": rng.uniform(2, 12, 425)},
-                             geometry=shapely.box(x, y, x + w, y + w * 0.8), crs=4490)
-    took = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        encode_tile(frame, "parcels", 14, 13_341, 6_482)
-        took.append((time.perf_counter() - t) * 1000)
-    return statistics.median(took[repeat // 6:])  # the first runs warm the code
-
-
 def overview(browser, tmp: Path, sizes: list[int], backends: list[str], runs_n: int, folium_timeout: float,
              cold_n: int = 3) -> None:
     static = tmp / "static" / "maps"
@@ -350,38 +242,7 @@ def overview(browser, tmp: Path, sizes: list[int], backends: list[str], runs_n: 
               "(the tile figures move with it)", flush=True)
         print(f"  {'parcels':>9s} {'backend':10s} {'page':24s} {'first s':>6s} {'warm s':>6s} {'view s':>9s} {'MB':>7s} "
               f"{'before/all':>9s} {'tiles':>4s} {'p50/p95 ms cold':>15s} {'warm':>9s}  /maps/data server ms")
-        summary, loads_of = [], {}
-        for n in sizes:
-            store, parcels = build_store(tmp, n)
-            results, loads = {}, []
-            # Plain folium loaded just before each of our loads (paired: a shared 2-core machine
-            # drifts over a run); too big to open at 500k, where it is tried once at the end.
-            plain_url, paired = f"{plain_base}/{plain_folium_page(tmp, n, parcels)}", n <= 50_000
-            for backend in backends:
-                location = store.path
-                if backend == "postgis":
-                    location = create_database(pg, f"maps{n}")
-                    copy_store(store, open_store(location))
-                tiled = n > TILED_FEATURES
-                pages = [("ours (vector tiles)" if tiled else "ours", "")]
-                if tiled:
-                    pages.append(("ours, GeoJSON by view", "&tiles=false"))
-                for name, extra in pages:
-                    r = cold_and_warm(browser, location, f"/maps/overview?show=parcels&zoom=14{extra}", runs_n,
-                                      cold_n, baseline=plain_url if paired and not extra else None)
-                    loads += r.get("baseline_loads", [])
-                    results[(backend, name)] = r
-                    print(row(n, backend, name, r), flush=True)
-                    if r.get("tile_paths"):
-                        r["server"] = server_tiles(location, r["tile_paths"])
-                        print(f"  {'':9s} {'':10s} {'  its tiles':24s} {r['server']}", flush=True)
-                        print(f"  {'':9s} {'':10s} {'':24s} in the pages, the tile route's own time (Server-Timing): "
-                              f"p50/p95 cold {_pct(r['tile_server'], 50)}/{_pct(r['tile_server'], 95)} ms, "
-                              f"warm {_pct(r['warm_tile_server'], 50)}/{_pct(r['warm_tile_server'], 95)} ms", flush=True)
-            plain = plain_folium(browser, plain_url, loads, runs_n, folium_timeout)
-            print(row(n, "—", "plain folium", plain), flush=True)
-            summary.append((n, results, plain))
-            loads_of[n] = loads
+        summary = [one_size(browser, tmp, n, backends, pg, plain_base, runs_n, cold_n, folium_timeout) for n in sizes]
         httpd.shutdown()
     print(f"  machine speed at the end: the fixed tile in {machine_speed():.2f} ms (at the start {speed:.2f})")
     print("  first s: page clock at the first parcel; cold: the median of the first pages of fresh servers;")
@@ -389,27 +250,66 @@ def overview(browser, tmp: Path, sizes: list[int], backends: list[str], runs_n: 
     print("  (ours draws the first 100 parcels, the rest a frame later; plain folium all at once); before/all:")
     print("  requests before the first parcel was drawn / for the whole first view; tiles: count, p50/p95")
     print("  (request sent → response read) on the cold and the warm runs")
-    for n, results, plain in summary:
+    for n, results, plain, loads in summary:
         for (backend, name), r in results.items():
-            if "failed" in r or name.startswith("ours, GeoJSON"):
-                continue
-            versus = ("plain folium did not open" if "failed" in plain else
-                      f"{'met' if max(r['first'], r['warm']) <= plain['first'] else 'NOT met'} (cold {r['first']:.2f} s, warm "
-                      f"{r['warm']:.2f} s vs plain folium {plain['first']:.2f} s, median of {plain['runs']} loads"
-                      f"{' beside ours' if loads_of.get(n) else ''})")
-            print(f"  aim {n:,d} parcels, {backend}: as fast as plain folium — {versus}")
-            if "failed" not in plain:
-                slowest = max(r["view"], r["warm_view"])
-                print(f"  {'':4s}{n:,d} parcels, {backend}: the whole first view drawn "
-                      f"{'as soon as' if slowest <= plain['view'] else 'later than'} plain folium's (cold {r['view']:.2f} s, "
-                      f"warm {r['warm_view']:.2f} s vs {plain['view']:.2f} s)")
-            if n >= 500_000:
-                p50 = float(np.percentile(r["tiles"], 50)) if r["tiles"] else float("nan")
-                print(f"  aim {n:,d} parcels, {backend}: first parcel ≤ {AIM_FIRST_S} s — "
-                      f"{'met' if r['first'] <= AIM_FIRST_S else 'NOT met'} ({r['first']:.2f} s cold, {r['warm']:.2f} s warm); "
-                      f"first view ≤ {AIM_MB:g} MB — {'met' if r['bytes'] <= AIM_MB * 1e6 else 'NOT met'} "
-                      f"({r['bytes'] / 1e6:.2f} MB); tile p50 ≤ {AIM_TILE_MS:g} ms — "
-                      f"{'met' if p50 <= AIM_TILE_MS else 'NOT met'} ({p50:.0f} ms cold, {_pct(r['warm_tiles'], 50)} ms warm)")
+            if "failed" not in r and not name.startswith("ours, GeoJSON"):
+                print_aims(n, backend, r, plain, bool(loads))
+
+
+def one_size(browser, tmp: Path, n: int, backends: list[str], pg, plain_base: str, runs_n: int, cold_n: int,
+             folium_timeout: float) -> tuple[int, dict, dict, list]:
+    """Our pages with ``n`` parcels on each backend, and plain folium's: printed as they come;
+    (n, ours by (backend, page), plain folium's, plain folium's loads beside ours)."""
+    store, parcels = build_store(tmp, n)
+    results, loads = {}, []
+    # Plain folium loaded just before each of our loads (paired: a shared 2-core machine
+    # drifts over a run); too big to open at 500k, where it is tried once at the end.
+    plain_url, paired = f"{plain_base}/{plain_folium_page(tmp, n, parcels)}", n <= 50_000
+    for backend in backends:
+        location = store.path
+        if backend == "postgis":
+            location = create_database(pg, f"maps{n}")
+            copy_store(store, open_store(location))
+        tiled = n > TILED_FEATURES
+        pages = [("ours (vector tiles)" if tiled else "ours", "")]
+        if tiled:
+            pages.append(("ours, GeoJSON by view", "&tiles=false"))
+        for name, extra in pages:
+            r = cold_and_warm(browser, location, f"/maps/overview?show=parcels&zoom=14{extra}", runs_n,
+                              cold_n, baseline=plain_url if paired and not extra else None)
+            loads += r.get("baseline_loads", [])
+            results[(backend, name)] = r
+            print(row(n, backend, name, r), flush=True)
+            if r.get("tile_paths"):
+                r["server"] = server_tiles(location, r["tile_paths"])
+                print(f"  {'':9s} {'':10s} {'  its tiles':24s} {r['server']}", flush=True)
+                print(f"  {'':9s} {'':10s} {'':24s} in the pages, the tile route's own time (Server-Timing): "
+                      f"p50/p95 cold {pct(r['tile_server'], 50)}/{pct(r['tile_server'], 95)} ms, "
+                      f"warm {pct(r['warm_tile_server'], 50)}/{pct(r['warm_tile_server'], 95)} ms", flush=True)
+    plain = plain_folium(browser, plain_url, loads, runs_n, folium_timeout)
+    print(row(n, "—", "plain folium", plain), flush=True)
+    return n, results, plain, loads
+
+
+def print_aims(n: int, backend: str, r: dict, plain: dict, paired: bool) -> None:
+    """Issue #16's aims for our page ``r`` with ``n`` parcels on ``backend``: met or not."""
+    versus = ("plain folium did not open" if "failed" in plain else
+              f"{'met' if max(r['first'], r['warm']) <= plain['first'] else 'NOT met'} (cold {r['first']:.2f} s, warm "
+              f"{r['warm']:.2f} s vs plain folium {plain['first']:.2f} s, median of {plain['runs']} loads"
+              f"{' beside ours' if paired else ''})")
+    print(f"  aim {n:,d} parcels, {backend}: as fast as plain folium — {versus}")
+    if "failed" not in plain:
+        slowest = max(r["view"], r["warm_view"])
+        print(f"  {'':4s}{n:,d} parcels, {backend}: the whole first view drawn "
+              f"{'as soon as' if slowest <= plain['view'] else 'later than'} plain folium's (cold {r['view']:.2f} s, "
+              f"warm {r['warm_view']:.2f} s vs {plain['view']:.2f} s)")
+    if n >= 500_000:
+        p50 = float(np.percentile(r["tiles"], 50)) if r["tiles"] else float("nan")
+        print(f"  aim {n:,d} parcels, {backend}: first parcel ≤ {AIM_FIRST_S} s — "
+              f"{'met' if r['first'] <= AIM_FIRST_S else 'NOT met'} ({r['first']:.2f} s cold, {r['warm']:.2f} s warm); "
+              f"first view ≤ {AIM_MB:g} MB — {'met' if r['bytes'] <= AIM_MB * 1e6 else 'NOT met'} "
+              f"({r['bytes'] / 1e6:.2f} MB); tile p50 ≤ {AIM_TILE_MS:g} ms — "
+              f"{'met' if p50 <= AIM_TILE_MS else 'NOT met'} ({p50:.0f} ms cold, {pct(r['warm_tiles'], 50)} ms warm)")
 
 
 def main() -> None:

@@ -31,8 +31,9 @@ import time
 from pathlib import Path
 
 import _common  # noqa: F401  (puts the repo root on sys.path)
-import bench_maps as bm
 import numpy as np
+from _pages import ARGS, machine_speed, measure, ready
+from bench_maps import build_store
 
 from layers.backends.base import tile_folder
 from layers.copy import copy_store
@@ -80,8 +81,8 @@ def rounds(browser, location, centre, n_rounds: int) -> dict[str, list[dict]]:
     store = open_store(location)
     out: dict[str, list[dict]] = {"ours": [], "every tile retired": []}
     with serve(location) as url:
-        bm.ready(url)
-        bm.measure(browser, url + PAGE)  # the first view's tiles encoded and kept
+        ready(url)
+        measure(browser, url + PAGE)  # the first view's tiles encoded and kept
         for k in range(n_rounds):
             for kind in (("ours", "every tile retired") if k % 2 == 0 else ("every tile retired", "ours")):
                 since = time.time()
@@ -89,7 +90,7 @@ def rounds(browser, location, centre, n_rounds: int) -> dict[str, list[dict]]:
                 move_one_parcel(store, centre, len(out["ours"]) + len(out["every tile retired"]))
                 if kind != "ours":
                     retire_every_tile(location)
-                r = bm.measure(browser, url + PAGE)
+                r = measure(browser, url + PAGE)
                 r["encoded"] = kept_since(store.uri, since)
                 out[kind].append(r)
     return out
@@ -121,13 +122,13 @@ def main() -> None:
     backends = [b for b in args.backends.split(",") if b]
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw, contextlib.ExitStack() as stack:
         tmp = Path(tmp)
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=bm.ARGS)
-        store, _ = bm.build_store(tmp, args.n)
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        store, _ = build_store(tmp, args.n)
         ax0, ay0, ax1, ay1 = store.read("renewal_areas").total_bounds
         centre = ((ax0 + ax1) / 2, (ay0 + ay1) / 2)
         print(f"bench_tile_edits: {args.n:,d} parcels, the overview at zoom 14 reloaded after one parcel in its "
               f"view was moved 30 m; medians of {args.rounds} edits each, interleaved")
-        print(f"  machine speed: a fixed zoom-14 tile of 425 parcels encoded in {bm.machine_speed():.2f} ms in process")
+        print(f"  machine speed: a fixed zoom-14 tile of 425 parcels encoded in {machine_speed():.2f} ms in process")
         print(f"  {'backend':8s} {'kind':20s} {'tiles encoded':>13s} {'p50 / p95 ms':>15s} {'view s':>9s}")
         for backend in backends:
             location = store.path
