@@ -148,6 +148,24 @@ def _clean(value) -> str:
 
 def read_landuse_txt(path, encoding: str | None = None) -> gpd.GeoDataFrame:
     """Read a 报部格式 boundary file into polygons (EPSG:4490) with the header fields."""
+    text = _decode(path, encoding)
+    header, parcels, problems = _parse_sections(text)
+    if "带号" not in header:
+        raise ValidationError(f"{Path(path).name}: no [属性描述] 带号; is this a 报部格式 file?")
+    if problems:
+        raise ValidationError(f"{Path(path).name}: unreadable lines; nothing was imported", problems)
+    if not parcels:
+        raise ValidationError(f"{Path(path).name}: no parcels under [地块坐标]")
+    zone = int(header["带号"])
+    epsg = 4513 + zone - 25
+    crs = CRS.from_epsg(epsg)
+    records = [_parcel_record(parcel, problems) for parcel in parcels]
+    if problems:
+        raise ValidationError(f"{Path(path).name}: inconsistent parcels; nothing was imported", problems)
+    return gpd.GeoDataFrame(records, geometry="geometry", crs=crs).to_crs(CGCS2000)
+
+
+def _decode(path, encoding: str | None) -> str:
     raw = Path(path).read_bytes()
     text = None
     for enc in ([encoding] if encoding else ["utf-8-sig", "GB18030"]):
@@ -160,6 +178,11 @@ def read_landuse_txt(path, encoding: str | None = None) -> gpd.GeoDataFrame:
             raise InputError(f"unknown encoding {encoding!r}") from ex
     if text is None:
         raise InputError(f"{Path(path).name}: cannot decode; pass the right encoding (GBK or UTF-8)")
+    return text
+
+
+def _parse_sections(text: str) -> tuple[dict[str, str], list[dict], list[Problem]]:
+    """The [属性描述] header fields, the raw parcels of [地块坐标] and the unreadable lines."""
     header, parcels, current, problems = {}, [], None, []
     section = None
     for n, line in enumerate(text.splitlines(), start=1):
@@ -186,34 +209,26 @@ def read_landuse_txt(path, encoding: str | None = None) -> gpd.GeoDataFrame:
                     problems.append(Problem(n, "coordinates", f"not numbers: {line!r}"))
             else:
                 problems.append(Problem(n, None, f"unrecognised line {line!r}"))
-    if "带号" not in header:
-        raise ValidationError(f"{Path(path).name}: no [属性描述] 带号; is this a 报部格式 file?")
-    if problems:
-        raise ValidationError(f"{Path(path).name}: unreadable lines; nothing was imported", problems)
-    if not parcels:
-        raise ValidationError(f"{Path(path).name}: no parcels under [地块坐标]")
-    zone = int(header["带号"])
-    epsg = 4513 + zone - 25
-    crs = CRS.from_epsg(epsg)
-    records = []
-    for p in parcels:
-        rings: dict[int, list] = {}
-        for ring_no, x, y in p["points"]:
-            rings.setdefault(ring_no, []).append((y, x))  # easting, northing
-        if int(p["count"]) != len(p["points"]):
-            problems.append(Problem(p["line"], "界址点数", f"says {p['count']} points, the file lists {len(p['points'])}"))
-        polys: list[tuple[shapely.LinearRing, list]] = []
-        for ring_no in sorted(rings):
-            ring = shapely.LinearRing(rings[ring_no])
-            host = next((k for k, (ext, _) in enumerate(polys) if shapely.Polygon(ext).contains(ring)), None)
-            if host is None:
-                polys.append((ring, []))
-            else:
-                polys[host][1].append(ring)
-        geom = shapely.MultiPolygon([shapely.Polygon(e, h) for e, h in polys]) if len(polys) > 1 else \
-            shapely.Polygon(polys[0][0], polys[0][1])
-        records.append({"name": p["name"], "code": p["code"], "current_use": p["use"] or None,
-                        "landclass": p["landclass"] or None, "area_ha": float(p["area_ha"]), "geometry": geom})
-    if problems:
-        raise ValidationError(f"{Path(path).name}: inconsistent parcels; nothing was imported", problems)
-    return gpd.GeoDataFrame(records, geometry="geometry", crs=crs).to_crs(CGCS2000)
+    return header, parcels, problems
+
+
+def _parcel_record(parcel: dict, problems: list[Problem]) -> dict:
+    """One parcel as a record with its (multi)polygon; a wrong 界址点数 is added to ``problems``."""
+    rings: dict[int, list] = {}
+    for ring_no, x, y in parcel["points"]:
+        rings.setdefault(ring_no, []).append((y, x))  # easting, northing
+    if int(parcel["count"]) != len(parcel["points"]):
+        problems.append(Problem(parcel["line"], "界址点数",
+                                f"says {parcel['count']} points, the file lists {len(parcel['points'])}"))
+    polys: list[tuple[shapely.LinearRing, list]] = []
+    for ring_no in sorted(rings):
+        ring = shapely.LinearRing(rings[ring_no])
+        host = next((k for k, (ext, _) in enumerate(polys) if shapely.Polygon(ext).contains(ring)), None)
+        if host is None:
+            polys.append((ring, []))
+        else:
+            polys[host][1].append(ring)
+    geom = shapely.MultiPolygon([shapely.Polygon(e, h) for e, h in polys]) if len(polys) > 1 else \
+        shapely.Polygon(polys[0][0], polys[0][1])
+    return {"name": parcel["name"], "code": parcel["code"], "current_use": parcel["use"] or None,
+            "landclass": parcel["landclass"] or None, "area_ha": float(parcel["area_ha"]), "geometry": geom}

@@ -105,6 +105,13 @@ def parse_planned(
     """
     if datum not in ("cgcs2000", "gcj02"):
         raise InputError(f"datum must be cgcs2000 or gcj02, got {datum!r}")
+    features = _features(doc, max_points)
+    rows, points = _checked_rows(features, standards)
+    return _planned_frame(rows, points, datum)
+
+
+def _features(doc, max_points: int) -> list:
+    """The features of a FeatureCollection, refused whole if it is not one or is too big."""
     if (
         not isinstance(doc, dict)
         or doc.get("type") != "FeatureCollection"
@@ -121,6 +128,11 @@ def parse_planned(
             f"{len(features)} planned facilities in one request; at most {max_points} are "
             "accepted: send them in smaller batches"
         )
+    return features
+
+
+def _checked_rows(features: list, standards) -> tuple[list[dict], list]:
+    """The property rows and points of every feature, or every problem of all of them raised."""
     malformed: list[Problem] = []
     invalid: list[Problem] = []
     rows, points = [], []
@@ -143,6 +155,10 @@ def parse_planned(
         raise ValidationError(
             f"planned facilities: {len(invalid)} problem(s); nothing was used", invalid
         )
+    return rows, points
+
+
+def _planned_frame(rows: list[dict], points: list, datum: str) -> gpd.GeoDataFrame:
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["capacity"] = frame["capacity"].astype("float64")
     frame["area_id"] = frame["area_id"].astype("Int64")
@@ -241,6 +257,19 @@ def _properties(props, i: int, invalid: list, standards) -> dict:
     if not isinstance(props, dict):
         invalid.append(Problem(i, "properties", 'must be an object, e.g. {"category": "nursery"}'))
         return row
+    _check_keys(props, i, invalid)
+    codes, _ = categories()
+    row["category"] = _category(props.get("category"), i, invalid, standards)
+    row["name"] = _text(props, "name", i, invalid) or (
+        codes.get(row["category"]) if row["category"] else None
+    )
+    row["note"] = _text(props, "note", i, invalid)
+    row["capacity"] = _capacity(props.get("capacity"), i, invalid)
+    row["area_id"] = _area_id(props.get("area_id"), i, invalid)
+    return row
+
+
+def _check_keys(props: dict, i: int, invalid: list) -> None:
     for key in props:
         if key not in _PROPERTIES:
             invalid.append(
@@ -251,11 +280,15 @@ def _properties(props, i: int, invalid: list, standards) -> dict:
                     + ", ".join(f"{k} ({v})" for k, v in _PROPERTIES.items()),
                 )
             )
+
+
+def _category(category, i: int, invalid: list, standards) -> str | None:
+    """The category code of a code or Chinese name (kept even if the standards lack it)."""
     codes, by_label = categories()
-    category = props.get("category")
     if category is None:
         invalid.append(Problem(i, "category", "is required: one of " + ", ".join(codes)))
-    elif not isinstance(category, str) or (
+        return None
+    if not isinstance(category, str) or (
         category.strip() not in codes and category.strip() not in by_label
     ):
         invalid.append(
@@ -266,43 +299,41 @@ def _properties(props, i: int, invalid: list, standards) -> dict:
                 "use one of " + ", ".join(f"{c} ({z})" for c, z in codes.items()),
             )
         )
-    else:
-        code = by_label.get(category.strip(), category.strip())
-        if standards is not None and code not in standards:
-            invalid.append(
-                Problem(
-                    i,
-                    "category",
-                    f"{code!r} is not in the standards table in use; known: "
-                    + ", ".join(standards),
-                )
+        return None
+    code = by_label.get(category.strip(), category.strip())
+    if standards is not None and code not in standards:
+        invalid.append(
+            Problem(
+                i,
+                "category",
+                f"{code!r} is not in the standards table in use; known: " + ", ".join(standards),
             )
-        row["category"] = code
-    row["name"] = _text(props, "name", i, invalid) or (
-        codes.get(row["category"]) if row["category"] else None
-    )
-    row["note"] = _text(props, "note", i, invalid)
-    capacity = props.get("capacity")
-    if capacity is not None:
-        if not _number(capacity) or not _finite(capacity) or not 0 <= capacity <= 1e6:
-            invalid.append(
-                Problem(i, "capacity", f"{json.dumps(capacity)} is not a number in 0 … 1,000,000")
-            )
-        else:
-            row["capacity"] = float(capacity)
-    area_id = props.get("area_id")
-    if area_id is not None:
-        if (
-            not _number(area_id)
-            or not _finite(area_id)
-            or area_id != int(area_id)
-            or not 0 < area_id < 2**53
-        ):
-            invalid.append(
-                Problem(
-                    i, "area_id", f"{json.dumps(area_id)} is not a positive integer (an area's id)"
-                )
-            )
-        else:
-            row["area_id"] = int(area_id)
-    return row
+        )
+    return code
+
+
+def _capacity(capacity, i: int, invalid: list) -> float | None:
+    if capacity is None:
+        return None
+    if not _number(capacity) or not _finite(capacity) or not 0 <= capacity <= 1e6:
+        invalid.append(
+            Problem(i, "capacity", f"{json.dumps(capacity)} is not a number in 0 … 1,000,000")
+        )
+        return None
+    return float(capacity)
+
+
+def _area_id(area_id, i: int, invalid: list) -> int | None:
+    if area_id is None:
+        return None
+    if (
+        not _number(area_id)
+        or not _finite(area_id)
+        or area_id != int(area_id)
+        or not 0 < area_id < 2**53
+    ):
+        invalid.append(
+            Problem(i, "area_id", f"{json.dumps(area_id)} is not a positive integer (an area's id)")
+        )
+        return None
+    return int(area_id)

@@ -127,16 +127,8 @@ def _autosize(ws: Worksheet, skip_rows: set[int]) -> None:
 
 def _region_sheet(ws: Worksheet, report: dict, lang: str) -> None:
     t = _TEXT[lang]
-    rows = report.get("rows") or []
-    # The lists give the order; rows they omit are still shown (appended) rather than dropped.
-    metrics = list(dict.fromkeys([*(report.get("metrics") or []), *(r["metric"] for r in rows)]))
-    regions = list(dict.fromkeys([*(report.get("regions") or []), *(r["region"] for r in rows)]))
-    regions = [g for g in regions if g != TOTAL] + ([TOTAL] if TOTAL in regions else [])
-    by_key = {(r["region"], r["metric"]): r for r in rows}
-    notes: dict[str, dict[str, None]] = {}  # region -> distinct notes, in row order
-    for r in rows:
-        if r.get("district_match") is False and r.get("note"):
-            notes.setdefault(r["region"], {})[r["note"]] = None
+    metrics, regions, notes = _sheet_layout(report)
+    by_key = {(r["region"], r["metric"]): r for r in report.get("rows") or []}
     ncols = 2 + 3 * len(metrics) + (1 if notes else 0)
 
     title = t["title"].format(city=report.get("city", ""), year=report.get("year", ""))
@@ -146,7 +138,47 @@ def _region_sheet(ws: Worksheet, report: dict, lang: str) -> None:
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncols)
     ws.row_dimensions[1].height = 28
 
-    singles = [(1, t["no"]), (2, t["region"])] + ([(ncols, t["note"])] if notes else [])
+    _table_header(ws, report, lang, metrics, ncols, with_notes=bool(notes))
+    for k, region in enumerate(regions):
+        rr = _HEADER_ROWS + 1 + k
+        ws.cell(rr, 1, None if region == TOTAL else k + 1)  # 合计 is last, so k+1 stays dense
+        ws.cell(rr, 2, region)
+        for i, metric in enumerate(metrics):
+            r = by_key.get((region, metric))
+            if r is None:
+                continue  # no target for this pair: an empty cell, not a made-up zero
+            _put_metric(ws, rr, 3 + 3 * i, r)
+        if notes:
+            ws.cell(rr, ncols, "；".join(notes.get(region, [])) or None)
+        for cell in ws[rr][:ncols]:
+            cell.border = _BORDER
+            if region == TOTAL:
+                cell.font = _BOLD
+
+    below = _HEADER_ROWS + len(regions) + 2  # one blank row between table and footer
+    _footer(ws, report, lang, below)
+    ws.freeze_panes = ws.cell(_HEADER_ROWS + 1, 3)  # keep headers and 序号/县区 in view
+    _autosize(ws, {1, below, below + 1})
+
+
+def _sheet_layout(report: dict) -> tuple[list[str], list[str], dict[str, dict[str, None]]]:
+    """The metrics and regions in sheet order (合计 last), and each region's distinct notes."""
+    rows = report.get("rows") or []
+    # The lists give the order; rows they omit are still shown (appended) rather than dropped.
+    metrics = list(dict.fromkeys([*(report.get("metrics") or []), *(r["metric"] for r in rows)]))
+    regions = list(dict.fromkeys([*(report.get("regions") or []), *(r["region"] for r in rows)]))
+    regions = [g for g in regions if g != TOTAL] + ([TOTAL] if TOTAL in regions else [])
+    notes: dict[str, dict[str, None]] = {}  # region -> distinct notes, in row order
+    for r in rows:
+        if r.get("district_match") is False and r.get("note"):
+            notes.setdefault(r["region"], {})[r["note"]] = None
+    return metrics, regions, notes
+
+
+def _table_header(ws: Worksheet, report: dict, lang: str, metrics: list[str], ncols: int, *,
+                  with_notes: bool) -> None:
+    t = _TEXT[lang]
+    singles = [(1, t["no"]), (2, t["region"])] + ([(ncols, t["note"])] if with_notes else [])
     for col, text in singles:  # single-column headers span both header rows, as in 附件1
         ws.cell(2, col, text)
         ws.merge_cells(start_row=2, start_column=col, end_row=3, end_column=col)
@@ -160,30 +192,21 @@ def _region_sheet(ws: Worksheet, report: dict, lang: str) -> None:
         for cell in row:
             cell.font, cell.alignment, cell.border = _BOLD, _CENTER, _BORDER
 
-    for k, region in enumerate(regions):
-        rr = _HEADER_ROWS + 1 + k
-        ws.cell(rr, 1, None if region == TOTAL else k + 1)  # 合计 is last, so k+1 stays dense
-        ws.cell(rr, 2, region)
-        for i, metric in enumerate(metrics):
-            r = by_key.get((region, metric))
-            if r is None:
-                continue  # no target for this pair: an empty cell, not a made-up zero
-            c0 = 3 + 3 * i
-            _put_number(ws.cell(rr, c0), r.get("target"))
-            _put_number(ws.cell(rr, c0 + 1), r.get("actual"))
-            if r.get("share") is not None:
-                share = ws.cell(rr, c0 + 2, float(r["share"]))
-                share.number_format = "0.0%"
-                if (fill := _fill(r.get("state"))) is not None:
-                    share.fill = fill
-        if notes:
-            ws.cell(rr, ncols, "；".join(notes.get(region, [])) or None)
-        for cell in ws[rr][:ncols]:
-            cell.border = _BORDER
-            if region == TOTAL:
-                cell.font = _BOLD
 
-    below = _HEADER_ROWS + len(regions) + 2  # one blank row between table and footer
+def _put_metric(ws: Worksheet, row_no: int, first_col: int, entry: dict) -> None:
+    """One metric's 目标/完成/完成率 cells, the share filled by its state."""
+    _put_number(ws.cell(row_no, first_col), entry.get("target"))
+    _put_number(ws.cell(row_no, first_col + 1), entry.get("actual"))
+    if entry.get("share") is not None:
+        share = ws.cell(row_no, first_col + 2, float(entry["share"]))
+        share.number_format = "0.0%"
+        if (fill := _fill(entry.get("state"))) is not None:
+            share.fill = fill
+
+
+def _footer(ws: Worksheet, report: dict, lang: str, below: int) -> None:
+    """The state legend on row ``below`` and the data note under it."""
+    t = _TEXT[lang]
     ws.cell(below, 1, t["legend"])
     for j, state in enumerate(("done", "on_track", "behind", "overdue")):
         cell = ws.cell(below, 2 + j, STATE_LABELS[lang][state])
@@ -194,8 +217,6 @@ def _region_sheet(ws: Worksheet, report: dict, lang: str) -> None:
     if report.get("synthetic"):
         note += t["synthetic"]
     ws.cell(below + 1, 1, note)
-    ws.freeze_panes = ws.cell(_HEADER_ROWS + 1, 3)  # keep headers and 序号/县区 in view
-    _autosize(ws, {1, below, below + 1})
 
 
 def _as_date(value):
