@@ -4,7 +4,7 @@ from the API by view."""
 
 from __future__ import annotations
 
-__all__ = ["overview_page", "area_page", "targets_page", "STATIC_PREFIX"]
+__all__ = ["overview_page", "targets_page", "STATIC_PREFIX"]
 
 import json
 import math
@@ -24,7 +24,7 @@ from maps.assets import (
     asset_url,
     bundle_url,
 )
-from maps.i18n import GLYPHS, STATUS_COLORS, field_label, t, vocabulary
+from maps.i18n import STATUS_COLORS, field_label, t, vocabulary
 from maps.skeleton import folium_page
 
 #: What a page writes into its HTML at most (uncompressed), the layers it draws first before
@@ -290,79 +290,6 @@ def overview_page(bounds, *, lang: str = "zh", datum: str = "cgcs2000", tianditu
               "legendNote": t(lang, "symbol_note"), "search": {"field": "name"}, "panel": panel,
               "zoom": zoom, "focus": {"layer": "renewal_areas", "param": "focus"}, "tileSlots": tile_slots}
     return _render(config, t(lang, "overview"), bounds, inline)
-
-
-def area_page(area: gpd.GeoDataFrame, report, rings: gpd.GeoDataFrame,
-              isochrones: gpd.GeoDataFrame | None, lines: gpd.GeoDataFrame, *, lang: str = "zh",
-              datum: str = "cgcs2000", tianditu_token: str = "", with_planned: bool = False) -> str:
-    """One area: services by category (clustered), rings, isochrones, nearest lines, gap panel.
-
-    The panel also holds the what-if controls (behaviour in ``static/whatif.js``): planned
-    facilities placed on the map make the server recompute the gaps (before → after, nothing
-    saved) and can be saved as plans with an editor token. ``with_planned``: ``report``
-    counts the stored plans, and the page keeps counting them (also taken from the page's
-    own ``?with_planned=true``)."""
-    name = str(area.name.iloc[0])
-    gaps = [g for g in (report.gap_zh if lang != "en" else report.gap_en) if isinstance(g, str)]
-    categories = vocabulary(lang, "service_category")
-    options = "".join(f'<option value="{escape(c)}">{escape(text)}</option>'
-                      for c, text in categories.items())
-    script_text = ("wi_resolved", "wi_planned", "wi_unsaved", "wi_saved", "wi_delete", "wi_saved_n",
-                   "wi_deleted", "wi_need_token", "wi_no_role", "wi_failed", "wi_busy", "wi_count",
-                   "wi_with_planned", "wi_not_saved", "wi_show_saved")
-
-    def label(key: str) -> str:
-        return escape(t(lang, key))
-
-    heads = "".join(f"<th>{label(k)}</th>" for k in ("wi_facility", "wi_walk", "wi_meets",
-                                                       "wi_gap"))
-    whatif = (
-        f'<div class="rn-whatif"><button type="button" class="rn-wi-add">{label("wi_add")}</button>'
-        '<div class="rn-wi-pick" hidden>'
-        f'<label for="rn-wi-category">{label("wi_category")}</label> '
-        f'<select id="rn-wi-category">{options}</select>'
-        f'<div class="rn-wi-hint">{label("wi_hint")}</div></div>'
-        '<div class="rn-wi-status" role="status" aria-live="polite"></div>'
-        f'<div class="rn-wi-save" hidden><label for="rn-wi-token">{label("wi_token")}</label> '
-        '<input id="rn-wi-token" type="password" autocomplete="current-password"> '
-        f'<button type="button" class="rn-wi-save-btn">{label("wi_save")}</button></div>'
-        f'<details class="rn-wi-compare" open hidden><summary>{label("wi_compare")}</summary>'
-        f'<table class="rn-wi-table"><thead><tr>{heads}</tr></thead><tbody></tbody></table>'
-        '</details></div>')
-    items = "".join(f"<li>{escape(g)}</li>" for g in gaps) or f"<li>{label('no_gaps')}</li>"
-    panel = f'<h4>{escape(name)}</h4><b>{label("gaps")}</b><ul class="rn-gaps">{items}</ul>{whatif}'
-    services = {"id": "services", "title": t(lang, "services"), "url": "/maps/data/services", "byView": True,
-                "cluster": True, "glyphField": "category", "glyphs": GLYPHS,
-                "popup": [["category", field_label(lang, "services", "category")],
-                          ["capacity", field_label(lang, "services", "capacity")]],
-                "labels": {"category": vocabulary(lang, "service_category")}}
-    layers = [*_base_layers(lang)]
-    if isochrones is not None and len(isochrones):
-        layers.append({"id": "isochrones", "title": t(lang, "isochrones"), "geojson": _geojson(isochrones),
-                       "style": {"color": "#6a51a3", "weight": 1, "fillOpacity": 0.12},
-                       "popup": [["threshold_m", "m"]], "titleField": "threshold_m"})
-    layers += [
-        {"id": "rings", "title": t(lang, "rings"), "geojson": _geojson(rings), "download": False,
-         "style": {"color": "#08519c", "weight": 1.5, "fill": False, "dashArray": "6 4"}, "titleField": "radius_m"},
-        {"id": "nearest_lines", "title": t(lang, "nearest"), "geojson": _geojson(lines),
-         "style": {"color": "#cb181d", "weight": 2, "opacity": 0.8}, "tooltipField": "label"},
-        services,
-        {"id": "area", "title": name, "geojson": _geojson(area), "style": {"color": "#000", "weight": 3,
-         "fillColor": "#fd8d3c", "fillOpacity": 0.35}, "popup": _areas_layer(lang)["popup"],
-         "labels": _areas_layer(lang)["labels"]},
-    ]
-    config = {"lang": lang, "datum": datum if datum == "gcj02" else None,
-              "text": {k: t(lang, k) for k in ("search", "download", "nothing")},
-              "basemaps": _basemaps(lang, datum, tianditu_token), "layers": layers, "panel": panel,
-              "legend": [[c, f"{g} {vocabulary(lang, 'service_category')[k]}"] for k, (g, c) in GLYPHS.items()],
-              "legendTitle": t(lang, "services"),
-              "whatif": {"area": int(area.id.iloc[0]), "withPlanned": bool(with_planned),
-                         "categories": categories, "glyphs": GLYPHS, "noGaps": t(lang, "no_gaps"),
-                         "text": {k: t(lang, k) for k in script_text}}}
-    html = _render(config, name, rings.to_crs(4326).total_bounds)
-    # After folium's script (which starts renewalInit): whatif.js waits for the map's controls.
-    head, end, tail = html.rpartition("</html>")
-    return f'{head}<script src="{STATIC_PREFIX}/whatif.js"></script>\n{end}{tail}'
 
 
 def targets_page(districts: gpd.GeoDataFrame, values: dict[str, float], unmatched: dict[str, float], metric_label: str,

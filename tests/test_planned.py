@@ -363,7 +363,7 @@ def test_what_if_report_is_one_use_case_for_any_caller(store_path, inside):
 
 
 def test_the_area_page_carries_the_what_if_controls(client):
-    from maps.builders import area_page
+    from maps.area_page import area_page
 
     html = client.get("/maps/areas/1", headers={"Authorization": "Bearer r3ad"}).text
     for label in (

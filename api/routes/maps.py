@@ -23,8 +23,9 @@ from gis.targets import TOTAL_REGION, check_targets
 from layers.features import read_layer_cached
 from layers.mvt import min_zoom
 from layers.schemas import LABELS_ZH
+from maps.area_page import area_page
 from maps.assets import BASE_SCRIPTS, BASE_STYLES, PAGE_START, bundle_url, early_head
-from maps.builders import area_page, overview_page, targets_page
+from maps.builders import overview_page, targets_page
 from maps.site_form import site_selection_page
 from workflows.inputs import analysis_inputs, resolve_area
 from workflows.services import area_isochrones, area_services_report
