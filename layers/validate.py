@@ -229,6 +229,26 @@ def _check_geometries(source, schema, problems, repaired, spec) -> np.ndarray:
     ok = ~missing & ~wrong & ~nonfinite & ~lost
     if not ok.any():
         return geoms
+    inside = _check_inside_china(geoms, ok, spec, problems)
+    invalid = ok & inside & ~shapely.is_valid(geoms)
+    for i in np.flatnonzero(invalid):
+        reason = shapely.is_valid_reason(geoms[i])
+        fixed = shapely.make_valid(geoms[i])
+        fixed = _keep_family(fixed, schema.geometry)
+        if fixed is None or fixed.is_empty:
+            hint = ""
+            if reason.startswith("Too few points"):
+                hint = ("; a polygon ring needs at least 4 points (3 corners and the first repeated last), "
+                        "a line at least 2 distinct points")
+            problems.append(Problem(int(i) + 1, "geometry", f"invalid ({reason}) and cannot be repaired{hint}"))
+        else:
+            geoms[i] = fixed
+            repaired.append(Problem(int(i) + 1, "geometry", f"repaired with make_valid: {reason}"))
+    return geoms
+
+
+def _check_inside_china(geoms: np.ndarray, ok: np.ndarray, spec: CRSSpec, problems: list[Problem]) -> np.ndarray:
+    """Report the ``ok`` features outside China, saying why if the cause is plain; the rows inside."""
     bounds = shapely.bounds(geoms)
     x0, y0, x1, y1 = CHINA_BOUNDS
     with np.errstate(invalid="ignore"):
@@ -250,22 +270,7 @@ def _check_geometries(source, schema, problems, repaired, spec) -> np.ndarray:
         problems.append(Problem(int(r), "geometry", msg))
     if outside.sum() > 50:
         problems.append(Problem(None, "geometry", f"{int(outside.sum()) - 50} more features outside China"))
-    valid = shapely.is_valid(geoms)
-    invalid = ok & inside & ~valid
-    for i in np.flatnonzero(invalid):
-        reason = shapely.is_valid_reason(geoms[i])
-        fixed = shapely.make_valid(geoms[i])
-        fixed = _keep_family(fixed, schema.geometry)
-        if fixed is None or fixed.is_empty:
-            hint = ""
-            if reason.startswith("Too few points"):
-                hint = ("; a polygon ring needs at least 4 points (3 corners and the first repeated last), "
-                        "a line at least 2 distinct points")
-            problems.append(Problem(int(i) + 1, "geometry", f"invalid ({reason}) and cannot be repaired{hint}"))
-        else:
-            geoms[i] = fixed
-            repaired.append(Problem(int(i) + 1, "geometry", f"repaired with make_valid: {reason}"))
-    return geoms
+    return inside
 
 
 def _keep_family(geom, family: str):

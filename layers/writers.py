@@ -37,7 +37,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from gis.crs import CGCS2000, parse_crs
+from gis.crs import CGCS2000, CRSSpec, parse_crs
 from gis.errors import InputError
 from layers.cad_kml import HANDOFF_FORMATS, handoff_crs, write_handoff
 from layers.gpkg_sql import GPKG_VERSION
@@ -219,6 +219,25 @@ def write_layer(
     """
     fmt = format_for_path(path, fmt)
     path = Path(path)
+    codec = _check_options(fmt, encoding, labels, gpkg_version)
+    out, spec = _prepared_frame(frame, fmt, crs, kind, labels)
+    _check_writable(out, frame, fmt, codec, encoding)
+    if fmt == "shp" and path.suffix.lower() == ".shp":
+        path = path.with_suffix(".zip")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _free_temp_name(path)
+    try:
+        _write_format(out, tmp, fmt, path, spec, kind=kind, layer_name=layer_name, codec=codec,
+                      encoding=encoding, labels=labels, gpkg_version=gpkg_version)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def _check_options(fmt: str, encoding: str | None, labels: str, gpkg_version: str) -> str | None:
+    """Refuse a bad ``gpkg_version``, ``labels`` or ``encoding``; the codec name of ``encoding``, if given."""
     if gpkg_version not in ("1.2", "1.3", "1.4"):
         raise InputError(f"gpkg_version must be 1.2, 1.3 or 1.4, got {gpkg_version!r}")
     if labels not in ("en", "zh"):
@@ -227,6 +246,12 @@ def write_layer(
     if fmt == "shp" and codec is not None and codec not in _SHP_ENCODINGS:
         raise InputError(f"a Shapefile cannot be written in {encoding!r}; use UTF-8 or GBK (or one of "
                          f"{', '.join(sorted(set(_SHP_ENCODINGS.values())))})")
+    return codec
+
+
+def _prepared_frame(frame: gpd.GeoDataFrame | pd.DataFrame, fmt: str, crs, kind: str | None,
+                    labels: str) -> tuple[gpd.GeoDataFrame | pd.DataFrame, CRSSpec]:
+    """``frame`` in the target CRS, with the headers ``labels`` asks for, and that CRS."""
     if fmt in HANDOFF_FORMATS:  # DXF in metres (default: the data's GK zone), KML in lon/lat
         spec = handoff_crs(fmt, crs, frame)
     else:
@@ -237,36 +262,41 @@ def write_layer(
         out = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=list(geoms), crs=spec.crs)
     if labels == "zh" and fmt not in HANDOFF_FORMATS:
         out = localize_columns(out, kind)
+    return out, spec
+
+
+def _check_writable(out: pd.DataFrame, frame: pd.DataFrame, fmt: str, codec: str | None,
+                    encoding: str | None) -> None:
     ids = frame["id"].to_numpy() if "id" in frame.columns else None  # before labels="zh" renames it
     if fmt in ("shp", "csv") and codec is not None:
         check_encodable(out, encoding, ids=ids)
     else:  # UTF-8 holds everything but lone surrogates
         check_encodable(out, "utf-8", ids=ids)
-    if fmt == "shp" and path.suffix.lower() == ".shp":
-        path = path.with_suffix(".zip")
-    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _free_temp_name(path: Path) -> str:
+    """A name no file has, next to ``path`` so ``os.replace`` can move it into place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     os.remove(tmp)
-    try:
-        if fmt == "geojson":
-            _write_geojson(out, tmp, spec)
-        elif fmt == "gpkg":
-            pyogrio.write_dataframe(out, tmp, layer=layer_name or kind or path.stem, driver="GPKG",
-                                    dataset_options={"VERSION": gpkg_version})
-        elif fmt == "shp":
-            _write_zipped_shp(out, tmp, kind, _SHP_ENCODINGS[codec] if codec else "UTF-8", path.stem, labels)
-        elif fmt == "csv":
-            _write_csv(out, tmp, encoding)
-        elif fmt in HANDOFF_FORMATS:
-            write_handoff(out, tmp, fmt, kind=kind, layer_name=layer_name or kind or path.stem)
-        else:
-            raise InputError(f"format {fmt!r} is written by layers.landuse_txt, not write_layer")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return tmp
+
+
+def _write_format(out, tmp: str, fmt: str, path: Path, spec: CRSSpec, *, kind: str | None, layer_name: str | None,
+                  codec: str | None, encoding: str | None, labels: str, gpkg_version: str) -> None:
+    if fmt == "geojson":
+        _write_geojson(out, tmp, spec)
+    elif fmt == "gpkg":
+        pyogrio.write_dataframe(out, tmp, layer=layer_name or kind or path.stem, driver="GPKG",
+                                dataset_options={"VERSION": gpkg_version})
+    elif fmt == "shp":
+        _write_zipped_shp(out, tmp, kind, _SHP_ENCODINGS[codec] if codec else "UTF-8", path.stem, labels)
+    elif fmt == "csv":
+        _write_csv(out, tmp, encoding)
+    elif fmt in HANDOFF_FORMATS:
+        write_handoff(out, tmp, fmt, kind=kind, layer_name=layer_name or kind or path.stem)
+    else:
+        raise InputError(f"format {fmt!r} is written by layers.landuse_txt, not write_layer")
 
 
 def _write_geojson(out, tmp: str, spec) -> None:
