@@ -4,7 +4,9 @@ touches.
 A layer's tiles are cached per version (``layers.backends.base``). Keyed by the layer's
 version alone, one edited parcel retired every tile of the layer, and the next map of every
 planner re-encoded its whole view (500k parcels: ~6 ms a tile, 25 a view). GeoWebCache
-truncates only the tiles a WFS-T transaction touches; so do we. The store keeps, beside
+truncates only the tiles a WFS-T transaction touches; so do we (``bench/bench_tile_edits.py``,
+500k parcels, one parcel moved: the next overview encoded 1 of its 25 tiles, tile p50 in the
+browser 6 ms against 18 when every tile was retired). The store keeps, beside
 each layer's version, the version of its last whole write (the *base*) and, for each edit
 since, the new version and the boxes of the features it changed (old and new geometry):
 a tile is at the version of the newest edit whose box meets the tile's query box, else at

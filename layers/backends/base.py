@@ -269,7 +269,8 @@ class LayerStore(ABC):
 
     def vector_tile(self, name: str, z: int, x: int, y: int) -> bytes:
         """The Mapbox vector tile ``z/x/y`` (WebMercatorQuad) of vector layer ``name``, cached per
-        layer version; empty below the layer's minimum zoom (:func:`layers.mvt.min_zoom`)."""
+        version of the tile (:meth:`tile_version`); empty below the layer's minimum zoom
+        (:func:`layers.mvt.min_zoom`)."""
         body = self.vector_tile_gzip(name, z, x, y)
         return gzip.decompress(body) if body else b""
 
