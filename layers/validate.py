@@ -10,8 +10,8 @@ What is refused, each as a row-and-field problem rather than an exception:
   on the coordinates as given, before any conversion or degree-range check;
 - geometries GEOS calls invalid and ``make_valid`` cannot turn into the layer's geometry
   type (a ring of fewer than 4 points, a line of one repeated point);
-- numbers outside the field's range (:data:`_RANGES`), infinite, or beyond what an
-  integer column holds (±2**53 where a field has no range of its own);
+- numbers outside the field's range (:data:`layers.field_numbers._RANGES`), infinite, or
+  beyond what an integer column holds (±2**53 where a field has no range of its own);
 - property values that are nested objects or lists. They are **refused, not stored as JSON
   text**: the store, Shapefile/CSV exports and the offices' spreadsheets all hold flat
   values, and a silent ``str(dict)`` would come back as text nobody asked for;
@@ -35,6 +35,7 @@ from gis.crs import CGCS2000, CHINA_BOUNDS, CRSSpec, metric_crs, parse_crs
 from gis.errors import CRSError, InputError, Problem, ValidationError
 from gis.units import M2_PER_MU
 from layers.cells import check_cells, check_column_names
+from layers.field_numbers import check_numbers
 from layers.schemas import VOCABULARIES, VOCABULARY_ALIASES, LayerSchema, schema_for
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,6 @@ _AREA_ALIASES = {"面积": "area_m2", "占地面积": "area_mu", "用地面积":
 _AREA_TOLERANCE = 0.05
 _TRUE = {"true", "1", "yes", "y", "t", "是", "真"}
 _FALSE = {"false", "0", "no", "n", "f", "否", "假", ""}
-_RANGES = {"population": (0, 1e8), "households": (0, 1e6), "units": (0, 1e6), "floor_area_m2": (0, 1e9), "investment": (0, 1e9),
-           "built_year": (1800, 2100), "plan_year": (1949, 2100), "capacity": (0, 1e6),
-           "max_far": (0.01, 30), "buffer_m": (0, 100000)}
-# Fields without a range of their own: integers up to what float64 holds exactly (and far
-# inside int64), floats anything finite.
-_DEFAULT_RANGES = {"int": (-(2.0**53), 2.0**53), "float": (-np.inf, np.inf)}
 _MAX_LISTED = 50
 
 
@@ -310,33 +305,7 @@ def _check_fields(frame: pd.DataFrame, schema: LayerSchema, problems: list[Probl
         if f.required:
             problems += [Problem(int(r), f.name, "empty value in a required field") for r in _rows(empty.to_numpy())[:50]]
         if f.dtype in ("int", "float"):
-            if numeric_input:
-                numbers = col.astype("float64")
-                bad = np.zeros(len(col), bool)
-            else:
-                numbers = pd.to_numeric(text.str.replace(",", "", regex=False).where(~empty), errors="coerce")
-                numbers = numbers.astype("float64")
-                bad = (~empty & numbers.isna()).to_numpy()
-            for r in _rows(bad)[:50]:
-                problems.append(Problem(int(r), f.name, f"not a number: {col.iloc[r - 1]!r}"))
-            lo, hi = _RANGES.get(f.name, _DEFAULT_RANGES[f.dtype])
-            values = numbers.to_numpy()
-            given = ~bad & ~empty.to_numpy()
-            with np.errstate(invalid="ignore"):
-                out = given & ~(np.isfinite(values) & (values >= lo) & (values <= hi))
-            for r in _rows(out)[:50]:
-                v = values[r - 1]
-                if np.isfinite(lo) or np.isfinite(hi) or np.isfinite(v):
-                    msg = f"{_num(v)} is out of range ({_num(lo)} … {_num(hi)})"
-                else:
-                    msg = f"{_num(v)} is not a finite number"
-                problems.append(Problem(int(r), f.name, msg))
-            # Out-of-range values are reported above; blank them so the cast cannot overflow.
-            numbers = numbers.where(~out)
-            if f.dtype == "int":
-                frame[f.name] = numbers.round().astype("Int64")
-            else:
-                frame[f.name] = numbers
+            check_numbers(frame, f, text, empty, problems)
         elif f.dtype == "bool":
             if pd.api.types.is_bool_dtype(col):
                 frame[f.name] = col.fillna(False).astype(bool)
@@ -355,12 +324,6 @@ def _check_fields(frame: pd.DataFrame, schema: LayerSchema, problems: list[Probl
                 _check_choices(frame, f, problems)
             elif f.default is not None:
                 frame[f.name] = frame[f.name].fillna(f.default)
-
-
-def _num(v: float) -> str:
-    """1000000 rather than 1e+06 for whole numbers a planner would type; 1e+308, inf as such."""
-    v = float(v)
-    return str(int(v)) if v.is_integer() and abs(v) < 1e16 else f"{v:g}"
 
 
 def _check_choices(frame: pd.DataFrame, f, problems: list[Problem]) -> None:

@@ -54,6 +54,20 @@ def register(sub) -> None:
     p.add_argument("--walkable", help="CSV replacing the walkable highway → road_class table")
     p.set_defaults(handler=cmd_import_osm)
 
+    _register_export(sub)
+
+    p = sub.add_parser("targets", help="print target tables; --check verifies totals and regions")
+    p.add_argument("--check", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_targets)
+    p = sub.add_parser("copy", help="copy a whole store to another, e.g. a GeoPackage into PostGIS")
+    p.add_argument("source", help="GeoPackage path or postgresql://… URL to copy from")
+    p.add_argument("destination", help="an empty store: GeoPackage path or postgresql://user:pass@host:port/db")
+    p.set_defaults(handler=cmd_copy)
+    register_serve(sub)
+
+
+def _register_export(sub) -> None:
     p = sub.add_parser("export", help="export a layer (GeoJSON, GeoPackage, zipped Shapefile, CSV, "
                                       "DXF for CAD, KML/KMZ for field apps)")
     p.add_argument("layer")
@@ -69,16 +83,6 @@ def register(sub) -> None:
     p.add_argument("--gpkg-version", choices=("1.2", "1.3", "1.4"), default="1.2",
                    help="GeoPackage version a .gpkg declares (default 1.2: QGIS 3.22 LTR reads it without a warning)")
     p.set_defaults(handler=cmd_export)
-
-    p = sub.add_parser("targets", help="print target tables; --check verifies totals and regions")
-    p.add_argument("--check", action="store_true")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_targets)
-    p = sub.add_parser("copy", help="copy a whole store to another, e.g. a GeoPackage into PostGIS")
-    p.add_argument("source", help="GeoPackage path or postgresql://… URL to copy from")
-    p.add_argument("destination", help="an empty store: GeoPackage path or postgresql://user:pass@host:port/db")
-    p.set_defaults(handler=cmd_copy)
-    register_serve(sub)
 
 
 def cmd_sample(store, args) -> int:
