@@ -126,22 +126,11 @@ def supply_demand(areas, services, category: str, *, network=None, catchment_m: 
     (capacity per person), ``per_1000`` (capacity per 1000 residents) and ``facilities``
     within the catchment.
     """
-    import geopandas as gpd
-
     from gis.crs import metric_crs
-    from gis.standards import default_standards
 
-    if not isinstance(areas, gpd.GeoDataFrame) or not isinstance(services, gpd.GeoDataFrame):
-        raise InputError("'areas' and 'services' should be GeoDataFrames")
-    for col, frame, name in (("households", areas, "areas"), ("capacity", services, "services")):
-        if col not in frame.columns:
-            raise InputError(f"'{name}' needs a '{col}' column")
-    supply = services[(services.category == category) & services.capacity.notna() & (services.capacity > 0)]
-    if supply.empty:
-        raise InputError(f"no {category} with a capacity in the services layer; 2SFCA needs capacities")
+    supply = _supply_with_capacity(areas, services, category)
     if catchment_m is None:
-        std = default_standards().get(category)
-        catchment_m = float(std.standard_m) if std and std.standard_m else 1000.0
+        catchment_m = _standard_catchment(category)
     crs = network.crs if network is not None else metric_crs(areas)
     a = areas.to_crs(crs).reset_index(drop=True)
     s = supply.to_crs(crs).reset_index(drop=True)
@@ -175,6 +164,30 @@ def supply_demand(areas, services, category: str, *, network=None, catchment_m: 
                         "facilities": result.facilities.to_numpy()})
     out.attrs.update(category=category, catchment_m=catchment_m, decay=decay, demand=basis)
     return out
+
+
+def _supply_with_capacity(areas, services, category: str):
+    """The ``category`` facilities of ``services`` with a positive capacity, after checking
+    both frames have the columns 2SFCA needs."""
+    import geopandas as gpd
+
+    if not isinstance(areas, gpd.GeoDataFrame) or not isinstance(services, gpd.GeoDataFrame):
+        raise InputError("'areas' and 'services' should be GeoDataFrames")
+    for col, frame, name in (("households", areas, "areas"), ("capacity", services, "services")):
+        if col not in frame.columns:
+            raise InputError(f"'{name}' needs a '{col}' column")
+    supply = services[(services.category == category) & services.capacity.notna() & (services.capacity > 0)]
+    if supply.empty:
+        raise InputError(f"no {category} with a capacity in the services layer; 2SFCA needs capacities")
+    return supply
+
+
+def _standard_catchment(category: str) -> float:
+    """The category's GB 50180-2018 walking distance in metres, 1000 m if it has none."""
+    from gis.standards import default_standards
+
+    std = default_standards().get(category)
+    return float(std.standard_m) if std and std.standard_m else 1000.0
 
 
 def _within_areas(areas, cells, people: pd.Series, per_unit: pd.Series, fallback: pd.Series) -> pd.Series:

@@ -118,6 +118,18 @@ def score_parcels(parcels: gpd.GeoDataFrame, surface: SurfaceResult, constraints
             missing = np.flatnonzero(zs.cells_total == 0)
             if len(missing):  # parcels smaller than a cell: take the cells they touch
                 accumulate(missing, all_touched=True)
+    out = _zonal_columns(p, zs, surface, w)
+    _constraint_shares(out, constraints)
+    _distance_to_origin(out, origin.to_crs(grid.crs), network)
+    out["area_m2"] = out.geometry.area.round(1)
+    out["area_mu"] = (out.area_m2 / M2_PER_MU).round(3)
+    return out.to_crs(4490)
+
+
+def _zonal_columns(p: gpd.GeoDataFrame, zs: _ZonalSums, surface: SurfaceResult,
+                   w: list[float]) -> gpd.GeoDataFrame:
+    """``p`` with the zonal sums turned into columns: usable and total cells, contribution
+    (``c_``) and mean value (``v_``) of each criterion, score, its minimum and penalized share."""
     out = p.copy()
     out["cells"] = zs.count.astype(int)  # usable cells (not excluded, every criterion known)
     out["cells_total"] = zs.cells_total
@@ -130,11 +142,7 @@ def score_parcels(parcels: gpd.GeoDataFrame, surface: SurfaceResult, constraints
         out["score"] = np.where(zs.count > 0, zs.score / zs.count, np.nan)
         out["penalized_share"] = zs.penalized / np.maximum(zs.cells_total, 1)
     out["score_min"] = np.where(np.isfinite(zs.score_min), zs.score_min, np.nan)
-    _constraint_shares(out, constraints)
-    _distance_to_origin(out, origin.to_crs(grid.crs), network)
-    out["area_m2"] = out.geometry.area.round(1)
-    out["area_mu"] = (out.area_m2 / M2_PER_MU).round(3)
-    return out.to_crs(4490)
+    return out
 
 
 def _constraint_shares(out: gpd.GeoDataFrame, constraints) -> None:

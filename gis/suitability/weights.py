@@ -68,25 +68,8 @@ def ahp_weights(matrix, names: list[str] | None = None, *, allow_inconsistent: b
     >>> [round(float(w), 4) for w in r.weights], r.cr == 0.0, r.worst_pair
     ([0.5714, 0.2857, 0.1429], True, None)
     """
-    try:
-        a = np.asarray(matrix, dtype=float)
-    except (TypeError, ValueError) as ex:
-        raise InputError(f"the AHP matrix must be n rows of n numbers: {ex}") from None
-    if a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise InputError(f"the AHP matrix must be square, got shape {a.shape}")
+    a, names = _checked_matrix(matrix, names)
     n = a.shape[0]
-    names = list(names) if names is not None else [f"c{i + 1}" for i in range(n)]
-    if len(names) != n:
-        raise InputError(f"{len(names)} names for a {n}×{n} matrix")
-    if not 1 <= n <= 10:
-        raise InputError(f"AHP needs 1 to 10 criteria (Saaty's random index), got {n}")
-    if not np.isfinite(a).all() or (a <= 0).any():
-        raise InputError("AHP judgements must be positive numbers (1/9 … 9)")
-    bad = np.argwhere(~np.isclose(a * a.T, 1.0, rtol=1e-3))
-    if len(bad):
-        i, j = bad[0]
-        raise InputError(f"the matrix is not reciprocal: {names[i]} vs {names[j]} is {a[i, j]:g} but "
-                         f"{names[j]} vs {names[i]} is {a[j, i]:g} (should be {1 / a[i, j]:g})")
     vals, vecs = np.linalg.eig(a)
     k = int(np.argmax(vals.real))
     w = np.abs(vecs[:, k].real)
@@ -108,6 +91,31 @@ def ahp_weights(matrix, names: list[str] | None = None, *, allow_inconsistent: b
                          f"revisit {names[i]} vs {names[j]} (judged {a[i, j]:g}, the weights imply "
                          f"{w[i] / w[j]:.2f}), or allow an inconsistent matrix explicitly")
     return AHPResult(names, w, lam, ci, cr, worst, consistent)
+
+
+def _checked_matrix(matrix, names: list[str] | None) -> tuple[np.ndarray, list[str]]:
+    """``matrix`` as a float array and the criterion names (``c1``, ``c2`` … by default), after
+    checking it is a square, positive, reciprocal matrix of 1 to 10 criteria."""
+    try:
+        a = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError) as ex:
+        raise InputError(f"the AHP matrix must be n rows of n numbers: {ex}") from None
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise InputError(f"the AHP matrix must be square, got shape {a.shape}")
+    n = a.shape[0]
+    names = list(names) if names is not None else [f"c{i + 1}" for i in range(n)]
+    if len(names) != n:
+        raise InputError(f"{len(names)} names for a {n}×{n} matrix")
+    if not 1 <= n <= 10:
+        raise InputError(f"AHP needs 1 to 10 criteria (Saaty's random index), got {n}")
+    if not np.isfinite(a).all() or (a <= 0).any():
+        raise InputError("AHP judgements must be positive numbers (1/9 … 9)")
+    bad = np.argwhere(~np.isclose(a * a.T, 1.0, rtol=1e-3))
+    if len(bad):
+        i, j = bad[0]
+        raise InputError(f"the matrix is not reciprocal: {names[i]} vs {names[j]} is {a[i, j]:g} but "
+                         f"{names[j]} vs {names[i]} is {a[j, i]:g} (should be {1 / a[i, j]:g})")
+    return a, names
 
 
 def normalize_weights(weights: dict[str, float]) -> dict[str, float]:
