@@ -15,7 +15,8 @@ reads the layer with it), so its bounds do too: a tile no edit box meets is the 
 the base.
 
 Kept as JSON in the layer's metadata row (``tile_edits``; empty: every tile at the layer's
-version), written in the edit's own transaction. A whole write (import, copy) empties it.
+version), written in the edit's own transaction for the version it makes (text written for
+another version is ignored). A whole write (import, copy) empties it.
 It starts again from the layer's version (every tile retired) when it would hold more than
 :data:`MAX_BOXES` boxes, and when the edit moves the layer's lowest tiled zoom
 (:func:`layers.mvt.min_zoom` follows the feature count).
@@ -85,6 +86,10 @@ def edits_of(uri: str, name: str, version: str, raw: str) -> TileEdits:
 def _parse(version: str, raw: str) -> TileEdits:
     try:
         data = json.loads(raw) if raw else None
+        # Written for another version: the layer changed since by a writer that does not keep
+        # tile versions (an older release). Trusted then, it would keep tiles that changed.
+        if data["at"] != version:
+            raise ValueError("tile versions of another layer version")
         boxes = np.array([e[1:5] for e in data["edits"]], dtype=float).reshape(-1, 4)
         return TileEdits(str(data["base"]), tuple(str(e[0]) for e in data["edits"]), boxes)
     except (ValueError, TypeError, KeyError, IndexError):  # none, or written by hand: every tile at the version
@@ -108,9 +113,7 @@ def after_edit(raw: str, old_version: str, new_version: str, boxes: np.ndarray |
         return ""
     boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
     boxes = boxes[np.isfinite(boxes).all(axis=1)]
-    if not len(boxes):  # nothing with a geometry changed (e.g. deleted ids that had none)
-        return raw
-    before = _parse(old_version, raw)
+    before = _parse(old_version, raw)  # no boxes left (no feature with a geometry changed): the same edits
     if len(boxes) > _BOXES_PER_EDIT:
         boxes = np.array([box_union(boxes)])
     if len(before.versions) + len(boxes) > MAX_BOXES:
@@ -119,4 +122,4 @@ def after_edit(raw: str, old_version: str, new_version: str, boxes: np.ndarray |
     boxes = np.column_stack([np.floor(boxes[:, :2] * 1e6), np.ceil(boxes[:, 2:] * 1e6)]) / 1e6
     edits = [[v, *map(float, b)] for v, b in zip(before.versions, before.boxes, strict=True)]
     edits += [[new_version, *map(float, b)] for b in boxes]
-    return json.dumps({"base": before.base, "edits": edits}, separators=(",", ":"))
+    return json.dumps({"at": new_version, "base": before.base, "edits": edits}, separators=(",", ":"))

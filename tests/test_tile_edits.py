@@ -138,26 +138,79 @@ def test_a_bulk_delete_retires_the_tiles_around_it(editable):
     _assert_fresh(store, layer, after)
 
 
+def _set_version(store, layer: str, version: str) -> None:
+    """The layer's version changed as a writer that keeps no tile versions (an older release) does."""
+    _execute(store, f"UPDATE renewal_layers SET version = '{version}' WHERE name = '{layer}'")
+
+
+def _execute(store, statement: str) -> None:
+    """``statement`` on the store's database, past the store."""
+    if hasattr(store, "path"):
+        import contextlib
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(store.path)) as con:
+            con.execute(statement)
+            con.commit()
+    else:
+        with store._write() as cur:
+            cur.execute(statement)
+
+
+def test_tile_versions_written_for_another_layer_version_are_ignored(editable):
+    store, layer, ring = editable, "parcels", _ring(1)
+    row = _feature_in(store, layer, ring[4])
+    store.update_feature(layer, int(row.id.iloc[0]), validate_layer(row.drop(columns="id"), "parcels"), who="test")
+    _served(store, layer, ring)
+    _set_version(store, layer, "older-release-edit")
+    _, versions, encoded = _served(store, layer, ring)
+    assert set(versions.values()) == {"older-release-edit"} and len(encoded) == len(ring)
+
+
+def test_a_store_written_before_tile_versions_reads_and_gets_them_on_its_first_edit(editable):
+    store, layer = editable, "parcels"
+    _execute(store, "ALTER TABLE renewal_layers DROP COLUMN tile_edits")
+    assert store.info(layer).tile_edits == "" and store.tile_version(layer, Z, *_ring(0)[0]) == store.version(layer)
+    row = _feature_in(store, layer, _ring(0)[0])
+    store.update_feature(layer, int(row.id.iloc[0]), validate_layer(row.drop(columns="id"), "parcels"), who="test")
+    assert json.loads(store.info(layer).tile_edits)["at"] == store.version(layer)
+
+
+def test_a_postgis_write_leaves_the_catalog_readable(sample_store, new_database):
+    """A write transaction holds no lock that keeps requests from reading the catalog (an
+    ``ALTER TABLE`` on every write did, until its commit)."""
+    import threading
+
+    url = new_database("lock")
+    store = open_store(url)
+    copy_store(sample_store, store)
+    read = threading.Event()
+    with store._write():
+        threading.Thread(target=lambda: (open_store(url).layers(), read.set()), daemon=True).start()
+        assert read.wait(10), "the catalog could not be read while a write was open"
+
+
 def test_tile_versions_by_hand():
     """Boxes (min x, min y, max x, max y) worked by hand: the newest edit whose box meets the
     tile's box gives its version, edges included; else the base."""
     raw = tile_edits.after_edit("", "v0", "v1", np.array([[0, 0, 1, 1]]), 100, 100)
     raw = tile_edits.after_edit(raw, "v1", "v2", np.array([[0.5, 0.5, 2, 2], [5, 5, 6, 6]]), 100, 101)
-    assert json.loads(raw) == {"base": "v0", "edits": [["v1", 0, 0, 1, 1], ["v2", 0.5, 0.5, 2, 2],
-                                                       ["v2", 5, 5, 6, 6]]}
+    assert json.loads(raw) == {"at": "v2", "base": "v0", "edits": [["v1", 0, 0, 1, 1], ["v2", 0.5, 0.5, 2, 2],
+                                                                   ["v2", 5, 5, 6, 6]]}
     edits = tile_edits.edits_of("test://", "parcels", "v2", raw)
     assert edits.tile_version((-1, -1, 0.2, 0.2)) == "v1"
     assert edits.tile_version((0.8, 0.8, 0.9, 0.9)) == "v2"  # both meet it: the newer
     assert edits.tile_version((2, 2, 3, 3)) == "v2"  # touching at a corner counts
     assert edits.tile_version((3, 3, 4, 4)) == "v0" and edits.live() == {"v0", "v1", "v2"}
-    # Nothing with a geometry changed: as before. Unknown boxes: every tile at the new version.
-    assert tile_edits.after_edit(raw, "v2", "v3", np.full((1, 4), np.nan), 101, 101) == raw
+    # Nothing with a geometry changed: the same edits, at the new version. Unknown boxes: every tile at it.
+    same = json.loads(tile_edits.after_edit(raw, "v2", "v3", np.full((1, 4), np.nan), 101, 101))
+    assert same == {**json.loads(raw), "at": "v3"}
     assert tile_edits.after_edit(raw, "v2", "v3", None, 101, 101) == ""
     # An edit of many features keeps one box around them.
     many = np.column_stack([np.arange(100), np.zeros(100), np.arange(100) + 1, np.ones(100)])
     assert json.loads(tile_edits.after_edit("", "v0", "v1", many, 100, 200))["edits"] == [["v1", 0, 0, 100, 1]]
     # Too many boxes, or a count that moves the lowest tiled zoom (5,000 → 5,001: zoom 0 → 10): start again.
-    full = json.dumps({"base": "v0", "edits": [["v1", 0, 0, 1, 1]] * (tile_edits.MAX_BOXES - 1)})
+    full = json.dumps({"at": "v1", "base": "v0", "edits": [["v1", 0, 0, 1, 1]] * (tile_edits.MAX_BOXES - 1)})
     assert len(json.loads(tile_edits.after_edit(full, "v1", "v2", np.zeros((1, 4)), 100, 100))["edits"]) == 256
     # Kept to a micro-degree, outwards.
     assert json.loads(tile_edits.after_edit("", "v0", "v1", np.array([[113.1700004, 35.2400006, 113.1800004,
@@ -165,5 +218,7 @@ def test_tile_versions_by_hand():
         ["v1", 113.17, 35.24, 113.180001, 35.250001]]
     assert tile_edits.after_edit(full, "v1", "v2", np.zeros((2, 4)), 100, 100) == ""
     assert tile_edits.after_edit("", "v0", "v1", np.zeros((1, 4)), 5_000, 5_001) == ""
-    # Text that is not ours (edited by hand): every tile at the layer's version.
+    # Text that is not ours (edited by hand), or written for another version of the layer (a writer
+    # that keeps no tile versions changed it since): every tile at the layer's version.
     assert tile_edits.edits_of("test://", "parcels", "v9", "{not json").tile_version((0, 0, 1, 1)) == "v9"
+    assert tile_edits.edits_of("test://", "parcels", "v9", raw).tile_version((0, 0, 1, 1)) == "v9"

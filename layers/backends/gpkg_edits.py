@@ -100,8 +100,8 @@ def stored_boxes(con: sqlite3.Connection, name: str, fids: list[int]) -> np.ndar
 def after_edit(con: sqlite3.Connection, name: str, who: str, verb: str, ids: list[int], frame,
                old_boxes: np.ndarray) -> None:
     """Feature count, a new layer version and the tiles it retires (those meeting
-    ``old_boxes``, the edited features' bounds before, or the bounds of ``frame``, the
-    features written), the extent GDAL reports and the audit row."""
+    ``old_boxes``, the edited features' bounds before, and those meeting the bounds of
+    ``frame``, the features written), the extent GDAL reports and the audit row."""
     # The count moves by what the edit did: counting the table took 60–140 ms on 1M features
     # (bench_postgis), most of a one-feature edit.
     delta = {"create": len(ids), "delete": -len(ids)}.get(verb, 0)

@@ -102,6 +102,7 @@ class PostGISStore(LayerStore):
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             for stmt in q.BOOKKEEPING:
                 cur.execute(stmt)
+            q.add_missing_columns(cur)
             yield cur
 
     # --- reading -----------------------------------------------------------------------------

@@ -25,12 +25,22 @@ BOOKKEEPING = [
     f"CREATE TABLE IF NOT EXISTS {META} (name text PRIMARY KEY, kind text NOT NULL, geometry_type text, "
     "feature_count bigint, source text, imported_at text, original_crs text, encoding text, synthetic boolean, "
     "notes text, version text, tile_edits text)",
-    f"ALTER TABLE {META} ADD COLUMN IF NOT EXISTS tile_edits text",  # databases written before tile versions
     f"CREATE TABLE IF NOT EXISTS {AUDIT} (id bigserial PRIMARY KEY, at text, who text, action text, layer text, "
     "detail text)",
     f"CREATE TABLE IF NOT EXISTS {RASTERS} (name text PRIMARY KEY, tiff bytea NOT NULL)",
     f"CREATE SEQUENCE IF NOT EXISTS {REVISIONS}",
 ]
+
+
+def add_missing_columns(cur) -> None:
+    """Metadata columns newer than the database, added. Only when missing: ``ALTER TABLE … ADD
+    COLUMN IF NOT EXISTS`` takes the table's exclusive lock even when the column is there, and
+    held to the write's commit it kept every request from reading the catalog meanwhile (a
+    reader waited out a 2 s write); it also needs the table's owner."""
+    cur.execute(f"SELECT 1 FROM pg_attribute WHERE attrelid = '{META}'::regclass AND attname = 'tile_edits' "
+                "AND NOT attisdropped")
+    if cur.fetchone() is None:  # a database written before tile versions (layers.tile_edits)
+        cur.execute(f"ALTER TABLE {META} ADD COLUMN IF NOT EXISTS tile_edits text")
 
 
 def ident(name: str) -> sql.Identifier:
