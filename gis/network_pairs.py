@@ -76,7 +76,7 @@ def pairs_within(net: WalkNetwork, origins_xy, facilities_xy, limit: float,
             return [reduce(empty, empty, np.zeros(0), np.arange(len(fac.segment)))]
         return empty, empty, np.zeros(0)
     graph = _augmented(net, fac)
-    tiles = _Tiles(net, org, fac, max(float(tile or 0.0), float(limit), 1.0))  # a smaller tile would miss paths
+    tiles = _Tiles(net, org, fac, max(float(tile or 0.0), float(limit), 1.0))  # smaller than the limit: paths missed
 
     def run(tile_keys: np.ndarray):
         found = _search(tile_keys, graph, tiles, net, org, fac, limit)
@@ -87,8 +87,11 @@ def pairs_within(net: WalkNetwork, origins_xy, facilities_xy, limit: float,
     parts = _run_split(run, tiles.keys, workers)
     if reduce is not None:
         return parts
+    found = tuple([a for p in parts for a in p[k]] for k in range(3))
+    if not found[0]:  # no pair within the limit: empty indexes as when there is nothing to search
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
     # Each facility belongs to one tile and meets each origin once: pairs are unique.
-    return _joined(tuple([a for p in parts for a in p[k]] for k in range(3)))
+    return _joined(found)
 
 
 def _joined(found: tuple[list, list, list]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
