@@ -277,7 +277,7 @@ class LayerStore(ABC):
     def vector_tile_gzip(self, name: str, z: int, x: int, y: int) -> bytes:
         """:meth:`vector_tile` as one gzip member (b"" for an empty tile), as it is kept and
         sent to clients that accept gzip (every browser and map library)."""
-        from layers.mvt import check_tile, min_zoom, tile_bounds_lonlat
+        from layers.mvt import check_tile, min_zoom
 
         check_tile(z, x, y)
         info = self.info(name)
@@ -285,10 +285,9 @@ class LayerStore(ABC):
             raise NotFoundError(f"{name!r} is not a vector layer; tiles are made of features")
         if z < min_zoom(info.feature_count):
             return b""
-        edits = self._tile_edits(info)
-        version = edits.tile_version(tile_bounds_lonlat(z, x, y))
+        version = self.tile_version(name, z, x, y)
         return _TILES.get((self.uri, name, version, z, x, y),
-                          lambda: _disk_tile(self, name, version, edits.live(), z, x, y))
+                          lambda: _disk_tile(self, name, version, self._tile_edits(info).live(), z, x, y))
 
     def tile_version(self, name: str, z: int, x: int, y: int) -> str:
         """The version of layer ``name`` that tile ``z/x/y`` shows: the layer's version at its
